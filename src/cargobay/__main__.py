@@ -1,0 +1,3 @@
+from cargobay.cli.main import main
+
+main()
