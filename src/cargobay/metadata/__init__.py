@@ -1,0 +1,1 @@
+"""The hub's database: SQLAlchemy Core over SQLite (default) or PostgreSQL."""

@@ -1,0 +1,1 @@
+"""The hub's domain logic: no HTTP objects and no SQL text."""

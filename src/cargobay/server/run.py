@@ -1,0 +1,139 @@
+"""Run the hub: prepare the data dir and schema once, then serve one socket from N worker processes.
+
+Workers share nothing but the database and the storage, so any of them can take any request
+(an upload begun on one continues on another).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+
+from aiohttp import web
+
+from cargobay.config import Settings
+from cargobay.metadata.engine import create_engines, create_schema
+from cargobay.server.app import create_app
+
+log = logging.getLogger("cargobay.server")
+
+_PURGE_INTERVAL = 3600.0
+
+
+async def _prepare(settings: Settings) -> None:
+    engines = create_engines(settings.effective_database_url)
+    try:
+        await create_schema(engines)
+    finally:
+        await engines.dispose()
+
+
+def _bind(settings: Settings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _worker_main(settings: Settings, sock: socket.socket) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(app, access_log=log if settings.access_log else None, handle_signals=False)
+    await runner.setup()
+    site = web.SockSite(runner, sock, shutdown_timeout=5)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def purge() -> None:
+        from cargobay.server.app import SERVICE_KEY
+
+        while True:
+            with contextlib.suppress(Exception):
+                await app[SERVICE_KEY].purge_stale_uploads(settings.upload_max_age_seconds)
+            await asyncio.sleep(_PURGE_INTERVAL)
+
+    purger = asyncio.create_task(purge())
+    await stop.wait()
+    purger.cancel()
+    await runner.cleanup()
+
+
+def _run_worker(settings: Settings, sock: socket.socket) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(_worker_main(settings, sock))
+
+
+def serve(settings: Settings) -> None:
+    """Blocking: serve until SIGTERM/SIGINT."""
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_prepare(settings))
+    sock = _bind(settings)
+    database = "postgresql" if settings.effective_database_url.startswith("postgres") else "sqlite"
+    print(
+        f"Cargobay hub listening on http://{settings.listen} "
+        f"(data {settings.data_dir}, {database}, {settings.workers} worker{'s' if settings.workers > 1 else ''})",
+        file=sys.stderr,
+        flush=True,
+    )
+    if settings.workers == 1:
+        _run_worker(settings, sock)
+        return
+    children: dict[int, int] = {}
+    stopping = False
+
+    def spawn(slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 0
+            try:
+                _run_worker(settings, sock)
+            except BaseException:
+                log.exception("worker %d failed", slot)
+                code = 1
+            finally:
+                os._exit(code)
+        children[pid] = slot
+
+    def stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for slot in range(settings.workers):
+        spawn(slot)
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        slot: int | None = children.pop(pid) if pid in children else None
+        if slot is not None and not stopping:
+            log.warning("worker %d (pid %d) exited with status %d; restarting", slot, pid, status)
+            time.sleep(0.2)
+            spawn(slot)
+    sock.close()

@@ -1,0 +1,314 @@
+"""The `/v2/` registry API: path dispatch and HTTP details; the logic lives in RegistryService."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from cargobay.oci import mediatypes as mt
+from cargobay.oci.errors import ErrorCode, RegistryError
+from cargobay.oci.manifest import MAX_MANIFEST_BYTES
+from cargobay.registry.pagination import parse_page
+from cargobay.registry.service import RegistryService, UploadState, parse_digest, parse_repository
+from cargobay.server.http import API_VERSION_HEADER
+
+Handler = Callable[[web.Request, str, str], Awaitable[web.StreamResponse]]
+
+_ROUTES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?P<name>.+)/blobs/uploads/?"), "uploads"),
+    (re.compile(r"(?P<name>.+)/blobs/uploads/(?P<arg>[^/]+)"), "upload"),
+    (re.compile(r"(?P<name>.+)/blobs/(?P<arg>[^/]+)"), "blob"),
+    (re.compile(r"(?P<name>.+)/manifests/(?P<arg>[^/]+)"), "manifest"),
+    (re.compile(r"(?P<name>.+)/tags/list"), "tags"),
+    (re.compile(r"(?P<name>.+)/referrers/(?P<arg>[^/]+)"), "referrers"),
+]
+_CONTENT_RANGE = re.compile(r"([0-9]{1,19})-([0-9]{1,19})")
+_TAGS_DEFAULT_PAGE = 1000
+_CATALOG_DEFAULT_PAGE = 100
+
+
+def _headers(**extra: str) -> dict[str, str]:
+    return {**API_VERSION_HEADER, **extra}
+
+
+def _unsupported() -> RegistryError:
+    return RegistryError(ErrorCode.UNSUPPORTED, "method not allowed on this endpoint", status=405)
+
+
+async def _body_chunks(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_any():
+        yield chunk
+
+
+def _content_length(request: web.Request) -> int | None:
+    return request.content_length
+
+
+def _upload_headers(state: UploadState, status_range: bool = True) -> dict[str, str]:
+    headers = _headers(
+        Location=f"/v2/{state.repository}/blobs/uploads/{state.id}",
+        **{"Docker-Upload-UUID": state.id},
+    )
+    if status_range:
+        headers["Range"] = f"0-{max(state.size - 1, 0)}"
+    headers["Content-Length"] = "0"
+    return headers
+
+
+def _parse_content_range(value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    match = _CONTENT_RANGE.fullmatch(value.strip())
+    if match is None:
+        raise RegistryError(
+            ErrorCode.BLOB_UPLOAD_INVALID,
+            f"invalid Content-Range {value[:60]!r}: expected <start>-<end>",
+            status=416,
+        )
+    start, end = int(match[1]), int(match[2])
+    if end < start:
+        raise RegistryError(ErrorCode.BLOB_UPLOAD_INVALID, "Content-Range end before start", status=416)
+    return start, end
+
+
+def _next_link(path: str, n: int, last: str) -> str:
+    return f'<{path}?{urlencode({"n": n, "last": last})}>; rel="next"'
+
+
+class V2Api:
+    def __init__(self, service: RegistryService) -> None:
+        self.service = service
+        self._handlers: dict[str, Handler] = {
+            "uploads": self.uploads,
+            "upload": self.upload,
+            "blob": self.blob,
+            "manifest": self.manifest,
+            "tags": self.tags,
+            "referrers": self.referrers,
+        }
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_route("*", "/v2", self.base)
+        app.router.add_route("*", "/v2/", self.base)
+        app.router.add_route("*", "/v2/{tail:.+}", self.dispatch)
+
+    async def base(self, request: web.Request) -> web.StreamResponse:
+        if request.method not in ("GET", "HEAD"):
+            raise _unsupported()
+        return web.Response(body=b"{}", content_type="application/json", headers=_headers())
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        raw = request.rel_url.raw_path[4:]  # strip "/v2/"
+        if raw == "_catalog":
+            return await self.catalog(request)
+        if "%" in raw:
+            raise RegistryError(ErrorCode.NAME_INVALID, "percent-encoded paths are not accepted")
+        for pattern, kind in _ROUTES:
+            match = pattern.fullmatch(raw)
+            if match:
+                name = parse_repository(match["name"])
+                return await self._handlers[kind](request, name, match.groupdict().get("arg") or "")
+        raise RegistryError(ErrorCode.NAME_UNKNOWN, "unknown endpoint", status=404)
+
+    # -- blobs ----------------------------------------------------------------------------
+
+    async def blob(self, request: web.Request, name: str, arg: str) -> web.StreamResponse:
+        digest = parse_digest(arg)
+        if request.method in ("GET", "HEAD"):
+            info = await self.service.stat_blob(name, digest)
+            headers = _headers(
+                **{
+                    "Docker-Content-Digest": str(digest),
+                    "Content-Type": "application/octet-stream",
+                    "ETag": f'"{digest}"',
+                    "Cache-Control": "max-age=31536000",
+                }
+            )
+            if request.method == "HEAD":
+                headers["Content-Length"] = str(info.size)
+                headers["Accept-Ranges"] = "bytes"
+                return web.Response(headers=headers)
+            return web.FileResponse(info.path, headers=headers)
+        if request.method == "DELETE":
+            await self.service.delete_blob(name, digest)
+            return web.Response(status=202, headers=_headers(**{"Docker-Content-Digest": str(digest)}))
+        raise _unsupported()
+
+    async def uploads(self, request: web.Request, name: str, _arg: str) -> web.StreamResponse:
+        if request.method != "POST":
+            raise _unsupported()
+        query = request.rel_url.query
+        mount, source = query.get("mount"), query.get("from")
+        if mount:
+            digest = parse_digest(mount)
+            if source and await self.service.mount_blob(name, digest, parse_repository(source)):
+                return web.Response(
+                    status=201,
+                    headers=_headers(
+                        Location=f"/v2/{name}/blobs/{digest}",
+                        **{"Docker-Content-Digest": str(digest), "Content-Length": "0"},
+                    ),
+                )
+        elif query.get("digest"):
+            expected = parse_digest(query["digest"])
+            digest = await self.service.monolithic_upload(
+                name, expected, _body_chunks(request), _content_length(request)
+            )
+            return web.Response(
+                status=201,
+                headers=_headers(
+                    Location=f"/v2/{name}/blobs/{digest}",
+                    **{"Docker-Content-Digest": str(digest), "Content-Length": "0"},
+                ),
+            )
+        state = await self.service.start_upload(name, query.get("digest-algorithm") or "sha256")
+        headers = _upload_headers(state)
+        headers["OCI-Chunk-Min-Length"] = str(self.service.chunk_min_length)
+        return web.Response(status=202, headers=headers)
+
+    async def upload(self, request: web.Request, name: str, upload_id: str) -> web.StreamResponse:
+        method = request.method
+        if method == "GET":
+            state = await self.service.upload_state(name, upload_id)
+            return web.Response(status=204, headers=_upload_headers(state))
+        if method == "PATCH":
+            content_range = _parse_content_range(request.headers.get("Content-Range"))
+            length = _content_length(request)
+            if content_range is not None:
+                start, end = content_range
+                if length is not None and length != end - start + 1:
+                    raise RegistryError(
+                        ErrorCode.SIZE_INVALID, "Content-Length does not match Content-Range", status=416
+                    )
+                length = end - start + 1
+            state = await self.service.append_upload(
+                name,
+                upload_id,
+                _body_chunks(request),
+                start=content_range[0] if content_range else None,
+                content_length=length,
+            )
+            return web.Response(status=202, headers=_upload_headers(state))
+        if method == "PUT":
+            content_range = _parse_content_range(request.headers.get("Content-Range"))
+            length = _content_length(request)
+            has_body = bool(length) or (length is None and request.body_exists)
+            digest = await self.service.complete_upload(
+                name,
+                upload_id,
+                request.rel_url.query.get("digest"),
+                _body_chunks(request) if has_body else None,
+                start=content_range[0] if content_range else None,
+                content_length=length,
+            )
+            return web.Response(
+                status=201,
+                headers=_headers(
+                    Location=f"/v2/{name}/blobs/{digest}",
+                    **{"Docker-Content-Digest": str(digest), "Content-Length": "0"},
+                ),
+            )
+        if method == "DELETE":
+            await self.service.cancel_upload(name, upload_id)
+            return web.Response(status=204, headers=_headers(**{"Content-Length": "0"}))
+        raise _unsupported()
+
+    # -- manifests ------------------------------------------------------------------------
+
+    async def manifest(self, request: web.Request, name: str, reference: str) -> web.StreamResponse:
+        method = request.method
+        if method in ("GET", "HEAD"):
+            row = await self.service.get_manifest(name, reference, with_content=method == "GET")
+            headers = _headers(
+                **{
+                    "Docker-Content-Digest": row.digest,
+                    "Content-Type": row.media_type,
+                    "ETag": f'"{row.digest}"',
+                }
+            )
+            if method == "HEAD":
+                headers["Content-Length"] = str(row.size)
+                return web.Response(headers=headers)
+            return web.Response(body=row.content, headers=headers)
+        if method == "PUT":
+            length = _content_length(request)
+            if length is not None and length > MAX_MANIFEST_BYTES:
+                raise RegistryError(ErrorCode.SIZE_TOO_LARGE, "manifest exceeds 4 MiB", status=413)
+            body = await _read_limited(request, MAX_MANIFEST_BYTES)
+            result = await self.service.put_manifest(
+                name,
+                reference,
+                request.headers.get("Content-Type"),
+                body,
+                request.rel_url.query.getall("tag", []),
+            )
+            headers = _headers(
+                Location=f"/v2/{name}/manifests/{result.digest}",
+                **{"Docker-Content-Digest": str(result.digest), "Content-Length": "0"},
+            )
+            if result.subject is not None:
+                headers["OCI-Subject"] = str(result.subject)
+            if request.rel_url.query.getall("tag", []):
+                headers["OCI-Tag"] = ", ".join(result.tags)
+            return web.Response(status=201, headers=headers)
+        if method == "DELETE":
+            await self.service.delete_manifest(name, reference)
+            return web.Response(status=202, headers=_headers(**{"Content-Length": "0"}))
+        raise _unsupported()
+
+    # -- discovery ------------------------------------------------------------------------
+
+    async def tags(self, request: web.Request, name: str, _arg: str) -> web.StreamResponse:
+        if request.method not in ("GET", "HEAD"):
+            raise _unsupported()
+        query = request.rel_url.query
+        page = parse_page(
+            query.get("n"), query.get("last"), default=_TAGS_DEFAULT_PAGE, maximum=self.service.tags_page_max
+        )
+        found, more = await self.service.list_tags(name, page)
+        headers = _headers()
+        if more and found:
+            headers["Link"] = _next_link(f"/v2/{name}/tags/list", page.limit, found[-1])
+        return web.json_response({"name": name, "tags": found}, headers=headers)
+
+    async def catalog(self, request: web.Request) -> web.StreamResponse:
+        if request.method not in ("GET", "HEAD"):
+            raise _unsupported()
+        query = request.rel_url.query
+        page = parse_page(
+            query.get("n"),
+            query.get("last"),
+            default=_CATALOG_DEFAULT_PAGE,
+            maximum=self.service.catalog_page_max,
+        )
+        found, more = await self.service.catalog(page)
+        headers = _headers()
+        if more and found:
+            headers["Link"] = _next_link("/v2/_catalog", page.limit, found[-1])
+        return web.json_response({"repositories": found}, headers=headers)
+
+    async def referrers(self, request: web.Request, name: str, arg: str) -> web.StreamResponse:
+        if request.method != "GET":
+            raise _unsupported()
+        subject = parse_digest(arg)
+        artifact_type = request.rel_url.query.get("artifactType")
+        body = await self.service.referrers(name, subject, artifact_type)
+        headers = _headers()
+        if artifact_type is not None:
+            headers["OCI-Filters-Applied"] = "artifactType"
+        return web.Response(body=body, content_type=mt.OCI_INDEX, headers=headers)
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    body = bytearray()
+    async for chunk in request.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise RegistryError(ErrorCode.SIZE_TOO_LARGE, "manifest exceeds 4 MiB", status=413)
+    return bytes(body)
+
+
+__all__ = ["V2Api"]
