@@ -1,0 +1,171 @@
+"""skopeo against the hub: push, pull back, list tags and delete, digests unchanged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from support.checks import assert_copy_identical, assert_registry_has, copy_back, inspect_raw, list_tags
+from support.http import request
+from support.images import Layout, OciImage
+from support.tools import Skopeo
+
+pytestmark = pytest.mark.interop
+
+MakeImage = Callable[..., OciImage]
+PLATFORMS = ["linux/amd64", "linux/arm64"]
+
+
+@pytest.mark.parametrize("media", ["oci", "docker"])
+def test_multi_layer_image_round_trip(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str, media: str
+) -> None:
+    image = make_oci_image(tmp_path, layers=3, layer_size=3000, media=media, tag="v1")
+
+    skopeo("copy", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{repo_name}:v1")
+
+    assert_registry_has(skopeo, hub_url, repo_name, "v1", image)
+    back = copy_back(skopeo, hub_url, f"{repo_name}:v1", image, tmp_path / "back")
+    assert_copy_identical(image, back)
+
+
+@pytest.mark.parametrize("media", ["oci", "docker"])
+def test_multi_arch_index_round_trip(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str, media: str
+) -> None:
+    image = make_oci_image(tmp_path, layers=2, layer_size=1500, media=media, platforms=PLATFORMS, tag="multi")
+    assert image.is_index
+
+    skopeo("copy", "--all", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{repo_name}:multi")
+
+    assert_registry_has(skopeo, hub_url, repo_name, "multi", image)
+    back = copy_back(skopeo, hub_url, f"{repo_name}:multi", image, tmp_path / "back")
+    assert_copy_identical(image, back)
+
+
+def test_pull_one_platform_of_an_index(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str
+) -> None:
+    image = make_oci_image(tmp_path, layers=1, platforms=PLATFORMS, tag="multi")
+    skopeo("copy", "--all", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{repo_name}:multi")
+
+    arm = image.for_platform("linux/arm64")
+    target = tmp_path / "arm64"
+    skopeo(
+        "--override-arch",
+        "arm64",
+        "copy",
+        "--src-tls-verify=false",
+        f"docker://{hub_url}/{repo_name}:multi",
+        f"oci:{target}:arm",
+    )
+    layout = Layout.open(target)
+    assert layout.descriptor("arm")["digest"] == arm.digest
+    assert layout.read_blob(arm.digest) == arm.raw
+    for digest in (arm.config_digest, *arm.layer_digests):
+        assert layout.read_blob(digest) == image.blobs[digest]
+
+
+def test_copy_between_repositories_keeps_digests(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str
+) -> None:
+    image = make_oci_image(tmp_path, layers=2, platforms=PLATFORMS, tag="1.0")
+    skopeo("copy", "--all", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{repo_name}/a:1.0")
+
+    # registry to registry: skopeo mounts the blobs from the first repository
+    skopeo(
+        "copy",
+        "--all",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        f"docker://{hub_url}/{repo_name}/a:1.0",
+        f"docker://{hub_url}/{repo_name}/b:2.0",
+    )
+
+    assert_registry_has(skopeo, hub_url, f"{repo_name}/b", "2.0", image)
+    assert_registry_has(skopeo, hub_url, f"{repo_name}/a", "1.0", image)
+
+
+def test_list_tags(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str
+) -> None:
+    first = make_oci_image(tmp_path, layers=1)
+    second = make_oci_image(tmp_path, layers=1)
+    skopeo("copy", "--dest-tls-verify=false", first.ref, f"docker://{hub_url}/{repo_name}:1.0")
+    skopeo("copy", "--dest-tls-verify=false", second.ref, f"docker://{hub_url}/{repo_name}:2.0")
+    for tag in ("latest", "1.0.1", "beta"):
+        skopeo(
+            "copy",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            f"docker://{hub_url}/{repo_name}:1.0",
+            f"docker://{hub_url}/{repo_name}:{tag}",
+        )
+
+    tags = list_tags(skopeo, hub_url, repo_name)
+    assert sorted(tags) == ["1.0", "1.0.1", "2.0", "beta", "latest"]
+    assert inspect_raw(skopeo, hub_url, f"{repo_name}:latest") == first.raw
+    assert inspect_raw(skopeo, hub_url, f"{repo_name}:2.0") == second.raw
+
+
+def test_tags_are_listed_in_lexical_order(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str
+) -> None:
+    # distribution-spec: tags in lexical ("ASCIIbetical") order; distribution 2.8 does not sort
+    image = make_oci_image(tmp_path, layers=1)
+    pushed = ["v10", "latest", "2.0", "v9", "1.0", "beta", "1.0.1"]
+    for tag in pushed:
+        skopeo("copy", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{repo_name}:{tag}")
+
+    assert list_tags(skopeo, hub_url, repo_name) == sorted(pushed)
+
+
+def test_list_tags_of_unknown_repository_fails(hub_url: str, skopeo: Skopeo, repo_name: str) -> None:
+    result = skopeo("list-tags", "--tls-verify=false", f"docker://{hub_url}/{repo_name}", check=False)
+    assert result.returncode != 0
+    response = request("GET", f"http://{hub_url}/v2/{repo_name}/tags/list")
+    assert response.status == 404
+    assert [e["code"] for e in json.loads(response.body)["errors"]] == ["NAME_UNKNOWN"]
+
+
+@pytest.mark.parametrize("by", ["tag", "digest"])
+def test_delete(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str, by: str
+) -> None:
+    doomed = make_oci_image(tmp_path, layers=2)
+    kept = make_oci_image(tmp_path, layers=2)
+    skopeo("copy", "--dest-tls-verify=false", doomed.ref, f"docker://{hub_url}/{repo_name}:doomed")
+    skopeo("copy", "--dest-tls-verify=false", kept.ref, f"docker://{hub_url}/{repo_name}:kept")
+    assert sorted(list_tags(skopeo, hub_url, repo_name)) == ["doomed", "kept"]
+
+    reference = f"{repo_name}:doomed" if by == "tag" else f"{repo_name}@{doomed.digest}"
+    skopeo("delete", "--tls-verify=false", f"docker://{hub_url}/{reference}")
+
+    for name in (f"{repo_name}:doomed", f"{repo_name}@{doomed.digest}"):
+        result = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{hub_url}/{name}", check=False)
+        assert result.returncode != 0, f"{name} still readable after skopeo delete"
+        assert "manifest unknown" in result.stderr.lower()
+    for reference_part in ("doomed", doomed.digest):
+        response = request("GET", f"http://{hub_url}/v2/{repo_name}/manifests/{reference_part}")
+        assert response.status == 404
+    assert list_tags(skopeo, hub_url, repo_name) == ["kept"]
+    assert_registry_has(skopeo, hub_url, repo_name, "kept", kept)
+
+
+def test_delete_multi_arch_index(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str
+) -> None:
+    image = make_oci_image(tmp_path, layers=1, platforms=PLATFORMS)
+    skopeo("copy", "--all", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{repo_name}:multi")
+
+    skopeo("delete", "--tls-verify=false", f"docker://{hub_url}/{repo_name}:multi")
+
+    result = skopeo(
+        "inspect", "--raw", "--tls-verify=false", f"docker://{hub_url}/{repo_name}:multi", check=False
+    )
+    assert result.returncode != 0
+    assert "manifest unknown" in result.stderr.lower()
+    assert request("GET", f"http://{hub_url}/v2/{repo_name}/manifests/{image.digest}").status == 404
