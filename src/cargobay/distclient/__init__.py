@@ -1,0 +1,1 @@
+"""Async OCI Distribution client (aiohttp). Import the submodules; this package stays light."""

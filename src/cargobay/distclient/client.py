@@ -1,0 +1,602 @@
+"""An async OCI Distribution client on aiohttp.
+
+One `RegistryClient` talks to one registry (domain). Authentication is one flow inside
+`_request`: a 401 carries a challenge; Bearer challenges are answered with a token from the
+realm (cached per scope set), Basic ones with the stored credentials, and the request is retried.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import aiohttp
+
+from cargobay.distclient.auth import Challenge, TokenCache, merge_scopes, parse_challenges, repository_scope
+from cargobay.distclient.config import ClientConfig, split_host_port
+from cargobay.distclient.credentials import Credentials, lookup
+from cargobay.distclient.errors import (
+    ClientError,
+    DigestVerificationError,
+    DistributionError,
+    RegistryUnreachable,
+)
+from cargobay.oci import mediatypes as mt
+from cargobay.oci.digest import Digest, InvalidDigest, new_hasher
+from cargobay.oci.errors import ParsedError
+
+READ_CHUNK = 1024 * 1024
+DEFAULT_UPLOAD_CHUNK = 16 * 1024 * 1024
+_NO_CREDENTIALS = Credentials()
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteManifest:
+    raw: bytes
+    media_type: str
+    digest: Digest
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestInfo:
+    media_type: str
+    digest: Digest | None
+    size: int
+
+
+def _media_type_of(raw: bytes, content_type: str | None) -> str:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("mediaType"), str):
+        return str(doc["mediaType"])
+    ctype = (content_type or "").split(";", 1)[0].strip()
+    if ctype in mt.MANIFEST_TYPES:
+        return ctype
+    if isinstance(doc, dict) and "manifests" in doc:
+        return mt.OCI_INDEX
+    return mt.OCI_MANIFEST
+
+
+def _connection_error(method: str, url: str, exc: BaseException) -> RegistryUnreachable:
+    verb = method.capitalize()
+    parts = urlsplit(url)
+    host = parts.netloc
+    if parts.port is None:
+        host = f"{host}:{'443' if parts.scheme == 'https' else '80'}"
+    if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError) or isinstance(
+        getattr(exc, "os_error", None) or exc.__cause__, ssl.SSLError
+    ):
+        text = str(exc)
+        if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text or "http request" in text:
+            return RegistryUnreachable(f'{verb} "{url}": http: server gave HTTP response to HTTPS client')
+        return RegistryUnreachable(f'{verb} "{url}": tls: {text}')
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return RegistryUnreachable(f'{verb} "{url}": dial tcp: lookup {parts.hostname}: no such host')
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = (exc.os_error.strerror or str(exc.os_error)).lower()
+        return RegistryUnreachable(f'{verb} "{url}": dial tcp {host}: connect: {reason}')
+    if isinstance(exc, TimeoutError):
+        return RegistryUnreachable(f'{verb} "{url}": i/o timeout')
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return RegistryUnreachable(f'{verb} "{url}": EOF')
+    return RegistryUnreachable(f'{verb} "{url}": {exc or exc.__class__.__name__}')
+
+
+class RegistryClient:
+    """A client for one registry domain (`docker.io`, `127.0.0.1:5000`, …)."""
+
+    def __init__(
+        self,
+        domain: str,
+        *,
+        config: ClientConfig | None = None,
+        session: aiohttp.ClientSession | None = None,
+        for_push: bool = False,
+        credentials: Credentials | None = None,
+        upload_chunk_size: int = DEFAULT_UPLOAD_CHUNK,
+    ) -> None:
+        self.domain = domain
+        self.config = config or ClientConfig.load()
+        self.for_push = for_push
+        self.upload_chunk_size = upload_chunk_size
+        self._session = session
+        self._owns_session = session is None
+        self._explicit_credentials = credentials
+        self._credentials: Credentials | None = None
+        self._credentials_loaded = False
+        self._endpoints = self.config.endpoints(domain, for_push=for_push)
+        self._base: str | None = None
+        self._is_mirror = False
+        self._challenge: Challenge | None = None
+        self._tokens = TokenCache()
+        self._current_token: dict[tuple[str, ...], str] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = new_session(self.config)
+        return self._session
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> RegistryClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        return self._base or self._endpoints[-1][0]
+
+    # -- credentials -------------------------------------------------------------------------
+    def credentials(self, repository: str | None = None) -> Credentials:
+        if self._is_mirror:
+            return _NO_CREDENTIALS
+        if self._explicit_credentials is not None:
+            return self._explicit_credentials
+        if not self._credentials_loaded:
+            self._credentials = lookup(self.domain, repository)
+            self._credentials_loaded = True
+        return self._credentials or _NO_CREDENTIALS
+
+    # -- endpoint and ping -------------------------------------------------------------------
+    async def ping(self) -> None:
+        """`GET /v2/` on each endpoint in turn (mirrors first); keep the first that answers."""
+        if self._base is not None:
+            return
+        last: ClientError | None = None
+        for base, is_mirror in self._endpoints:
+            url = f"{base}/v2/"
+            try:
+                async with self.session.get(url, allow_redirects=True) as resp:
+                    await resp.read()
+                    if resp.status == 401:
+                        self._challenge = _pick_challenge(resp.headers.get("WWW-Authenticate", ""))
+                    elif resp.status >= 400 and is_mirror:
+                        last = DistributionError(resp.status, [], method="GET", url=url)
+                        continue
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                last = _connection_error("GET", url, exc)
+                continue
+            self._base, self._is_mirror = base, is_mirror
+            return
+        assert last is not None
+        raise last
+
+    def use_next_endpoint(self) -> bool:
+        """After a mirror failed an operation: fall back to the next endpoint. False when none."""
+        if self._base is None:
+            return False
+        bases = [b for b, _ in self._endpoints]
+        index = bases.index(self._base)
+        if index + 1 >= len(bases):
+            return False
+        self._endpoints = self._endpoints[index + 1 :]
+        self._base = None
+        self._challenge = None
+        self._current_token.clear()
+        return True
+
+    @property
+    def using_mirror(self) -> bool:
+        return self._is_mirror
+
+    # -- auth --------------------------------------------------------------------------------
+    def _scopes(self, repository: str, extra: list[str] | None = None) -> list[str]:
+        actions = "pull,push" if self.for_push else "pull"
+        return merge_scopes([repository_scope(repository, actions), *(extra or [])])
+
+    async def _authorization(self, scopes: list[str], repository: str | None, fresh: bool) -> str | None:
+        challenge = self._challenge
+        if challenge is None:
+            return None
+        creds = self.credentials(repository)
+        if challenge.scheme == "basic":
+            if not creds.username:
+                return None
+            pair = f"{creds.username}:{creds.password}".encode()
+            return "Basic " + base64.b64encode(pair).decode()
+        if challenge.scheme != "bearer":
+            return None
+        if creds.registry_token:
+            return f"Bearer {creds.registry_token}"
+        key = TokenCache.key(challenge.realm, challenge.service, scopes)
+        token = None if fresh else self._tokens.get(key)
+        if token is None:
+            token, expires_in = await self._fetch_token(challenge, scopes, creds)
+            self._tokens.put(key, token, expires_in)
+        return f"Bearer {token}"
+
+    async def _fetch_token(
+        self, challenge: Challenge, scopes: list[str], creds: Credentials
+    ) -> tuple[str, int]:
+        realm = challenge.realm
+        if not realm:
+            raise DistributionError(401, [ParsedError("UNAUTHORIZED", "authentication required")])
+        try:
+            if creds.identity_token:
+                form = {
+                    "grant_type": "refresh_token",
+                    "refresh_token": creds.identity_token,
+                    "service": challenge.service,
+                    "client_id": "cargobay",
+                    "scope": " ".join(scopes),
+                }
+                request = self.session.post(realm, data=form)
+            else:
+                params: list[tuple[str, str]] = []
+                if challenge.service:
+                    params.append(("service", challenge.service))
+                params += [("scope", s) for s in scopes]
+                headers: dict[str, str] = {}
+                if creds.username:
+                    params.append(("account", creds.username))
+                    pair = f"{creds.username}:{creds.password}".encode()
+                    headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+                sep = "&" if "?" in realm else "?"
+                request = self.session.get(f"{realm}{sep}{urlencode(params)}", headers=headers)
+            async with request as resp:
+                body = await resp.read()
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise _connection_error("GET", realm, exc) from None
+        if status != 200:
+            err = DistributionError.from_body(status, body, method="GET", url=realm)
+            if status == 401 and not err.errors:
+                err = DistributionError(401, [ParsedError("UNAUTHORIZED", "authentication required")])
+            raise err
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            raise ClientError(f"unable to decode token response from {realm}") from None
+        token = doc.get("access_token") or doc.get("token") if isinstance(doc, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ClientError(f"no token in response from {realm}")
+        expires = doc.get("expires_in")
+        return token, expires if isinstance(expires, int) else 60
+
+    # -- the one request path ----------------------------------------------------------------
+    def _url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}{path}"
+
+    @asynccontextmanager
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        repository: str | None,
+        scopes: list[str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+        ok: tuple[int, ...] = (200,),
+        allow_redirects: bool = True,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Send a request with auth; yield the response when its status is in `ok`, else raise."""
+        await self.ping()
+        wanted = scopes if scopes is not None else (self._scopes(repository) if repository else [])
+        url = self._url(path)
+        fresh = False
+        for attempt in range(3):
+            send_headers = dict(headers or {})
+            auth = await self._authorization(wanted, repository, fresh)
+            if auth:
+                send_headers["Authorization"] = auth
+            try:
+                resp = await self.session.request(
+                    method, url, headers=send_headers, data=data, allow_redirects=allow_redirects
+                )
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                raise _connection_error(method, url, exc) from None
+            try:
+                if resp.status == 401 and attempt < 2:
+                    challenge = _pick_challenge(resp.headers.get("WWW-Authenticate", ""))
+                    if challenge is not None and (self._challenge is None or not auth or attempt == 0):
+                        body = await resp.read()
+                        had_auth = bool(auth)
+                        self._challenge = challenge
+                        if challenge.scheme == "bearer":
+                            wanted = merge_scopes([*wanted, *challenge.scopes])
+                        elif had_auth:  # Basic credentials were refused
+                            raise DistributionError.from_body(401, body, method=method, url=url)
+                        fresh = True
+                        if challenge.scheme == "basic" and not self.credentials(repository).username:
+                            raise DistributionError.from_body(401, body, method=method, url=url)
+                        continue
+                if resp.status not in ok:
+                    body = await resp.read()
+                    raise DistributionError.from_body(resp.status, body, method=method, url=url)
+                yield resp
+                return
+            finally:
+                resp.release()
+        raise DistributionError(401, [ParsedError("UNAUTHORIZED", "authentication required")], url=url)
+
+    # -- manifests ---------------------------------------------------------------------------
+    async def get_manifest(self, repository: str, reference: str) -> RemoteManifest:
+        path = f"/v2/{repository}/manifests/{reference}"
+        headers = {"Accept": mt.ACCEPT_MANIFESTS}
+        async with self.request("GET", path, repository=repository, headers=headers) as resp:
+            raw = await _read_limited(resp, 4 * 1024 * 1024)
+            content_type = resp.headers.get("Content-Type")
+            header_digest = resp.headers.get("Docker-Content-Digest")
+        expected: Digest | None = None
+        if reference.startswith(("sha256:", "sha512:")):
+            expected = Digest.parse(reference)
+        elif header_digest:
+            try:
+                expected = Digest.parse(header_digest)
+            except InvalidDigest:
+                expected = None
+        algorithm = expected.algorithm if expected else "sha256"
+        hasher = new_hasher(algorithm)
+        hasher.update(raw)
+        actual = Digest(algorithm, hasher.hexdigest())
+        if expected is not None and actual != expected:
+            raise DigestVerificationError(f"manifest verification failed for digest {expected}: got {actual}")
+        return RemoteManifest(raw, _media_type_of(raw, content_type), actual)
+
+    async def head_manifest(self, repository: str, reference: str) -> ManifestInfo | None:
+        path = f"/v2/{repository}/manifests/{reference}"
+        headers = {"Accept": mt.ACCEPT_MANIFESTS}
+        try:
+            async with self.request("HEAD", path, repository=repository, headers=headers) as resp:
+                digest_text = resp.headers.get("Docker-Content-Digest")
+                ctype = (resp.headers.get("Content-Type") or "").split(";", 1)[0].strip()
+                size = int(resp.headers.get("Content-Length") or 0)
+        except DistributionError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        digest = Digest.parse(digest_text) if digest_text and Digest.is_valid(digest_text) else None
+        return ManifestInfo(ctype, digest, size)
+
+    async def put_manifest(self, repository: str, reference: str, raw: bytes, media_type: str) -> Digest:
+        path = f"/v2/{repository}/manifests/{reference}"
+        headers = {"Content-Type": media_type}
+        async with self.request(
+            "PUT", path, repository=repository, headers=headers, data=raw, ok=(200, 201, 202)
+        ) as resp:
+            digest_text = resp.headers.get("Docker-Content-Digest")
+        hasher = new_hasher("sha256")
+        hasher.update(raw)
+        local = Digest("sha256", hasher.hexdigest())
+        if digest_text and Digest.is_valid(digest_text) and Digest.parse(digest_text) != local:
+            raise DigestVerificationError(f"registry stored manifest as {digest_text}, expected {local}")
+        return local
+
+    async def delete_manifest(self, repository: str, digest: Digest) -> None:
+        scopes = merge_scopes([repository_scope(repository, "delete")])
+        path = f"/v2/{repository}/manifests/{digest}"
+        async with self.request("DELETE", path, repository=repository, scopes=scopes, ok=(200, 202)):
+            pass
+
+    # -- blobs -------------------------------------------------------------------------------
+    async def stat_blob(self, repository: str, digest: Digest) -> int | None:
+        path = f"/v2/{repository}/blobs/{digest}"
+        try:
+            async with self.request("HEAD", path, repository=repository) as resp:
+                return int(resp.headers.get("Content-Length") or 0)
+        except DistributionError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    @asynccontextmanager
+    async def open_blob(self, repository: str, digest: Digest, offset: int = 0) -> AsyncIterator[BlobStream]:
+        """Stream a blob from `offset` (Range). `stream.offset` says where the bytes really start."""
+        path = f"/v2/{repository}/blobs/{digest}"
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        async with self.request("GET", path, repository=repository, headers=headers, ok=(200, 206)) as resp:
+            start = offset if resp.status == 206 else 0
+            yield BlobStream(resp, start)
+
+    async def read_blob(self, repository: str, digest: Digest, limit: int = 64 * 1024 * 1024) -> bytes:
+        async with self.open_blob(repository, digest) as stream:
+            data = await _read_limited(stream.response, limit)
+        hasher = new_hasher(digest.algorithm)
+        hasher.update(data)
+        if hasher.hexdigest() != digest.encoded:
+            raise DigestVerificationError(f"digest mismatch for {digest}")
+        return data
+
+    async def start_upload(
+        self, repository: str, *, mount: Digest | None = None, from_repository: str | None = None
+    ) -> BlobUpload | None:
+        """POST an upload; with `mount`, try a cross-repository mount first (None = mounted)."""
+        path = f"/v2/{repository}/blobs/uploads/"
+        scopes = None
+        if mount is not None and from_repository:
+            path += "?" + urlencode({"mount": str(mount), "from": from_repository})
+            scopes = self._scopes(repository, [repository_scope(from_repository, "pull")])
+        async with self.request(
+            "POST", path, repository=repository, scopes=scopes, ok=(201, 202), data=b""
+        ) as resp:
+            if resp.status == 201 and mount is not None:
+                return None
+            location = resp.headers.get("Location")
+        if not location:
+            raise ClientError(f"registry {self.domain} did not return an upload location")
+        return BlobUpload(self, repository, urljoin(self.base_url + "/", location), scopes)
+
+    async def mount_blob(self, repository: str, digest: Digest, from_repository: str) -> bool:
+        upload = await self.start_upload(repository, mount=digest, from_repository=from_repository)
+        if upload is None:
+            return True
+        await upload.cancel()
+        return False
+
+    async def push_blob_bytes(self, repository: str, digest: Digest, data: bytes) -> None:
+        upload = await self.start_upload(repository)
+        assert upload is not None
+        await upload.write(data)
+        await upload.commit(digest)
+
+    # -- tags --------------------------------------------------------------------------------
+    async def list_tags(self, repository: str, page_size: int | None = None) -> list[str]:
+        path = f"/v2/{repository}/tags/list"
+        if page_size:
+            path += f"?n={page_size}"
+        tags: list[str] = []
+        while path:
+            async with self.request("GET", path, repository=repository) as resp:
+                doc = await resp.json(content_type=None)
+                link = resp.headers.get("Link", "")
+            if isinstance(doc, dict) and isinstance(doc.get("tags"), list):
+                tags += [str(t) for t in doc["tags"]]
+            path = _next_link(link, self._url(path))
+        return tags
+
+
+class BlobStream:
+    """A blob body being received; iterate `chunks()` for bytes starting at `offset`."""
+
+    def __init__(self, response: aiohttp.ClientResponse, offset: int) -> None:
+        self.response = response
+        self.offset = offset
+        length = response.content_length
+        self.total: int | None = offset + length if length is not None else None
+
+    async def chunks(self, size: int = READ_CHUNK) -> AsyncIterator[bytes]:
+        async for chunk in self.response.content.iter_chunked(size):
+            yield chunk
+
+
+class BlobUpload:
+    """An upload session: small blobs go in one PUT; larger ones in PATCH chunks then PUT."""
+
+    def __init__(
+        self, client: RegistryClient, repository: str, location: str, scopes: list[str] | None
+    ) -> None:
+        self.client = client
+        self.repository = repository
+        self.location = location
+        self.scopes = scopes
+        self._buffer = bytearray()
+        self._sent = 0
+
+    @property
+    def size(self) -> int:
+        return self._sent + len(self._buffer)
+
+    async def write(self, data: bytes | memoryview) -> None:
+        self._buffer += data
+        chunk = self.client.upload_chunk_size
+        while len(self._buffer) >= chunk:
+            await self._patch(bytes(self._buffer[:chunk]))
+            del self._buffer[:chunk]
+
+    async def _patch(self, data: bytes) -> None:
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Range": f"{self._sent}-{self._sent + len(data) - 1}",
+        }
+        async with self.client.request(
+            "PATCH",
+            self.location,
+            repository=self.repository,
+            scopes=self.scopes,
+            headers=headers,
+            data=data,
+            ok=(202, 204),
+        ) as resp:
+            location = resp.headers.get("Location")
+        if location:
+            self.location = urljoin(self.location, location)
+        self._sent += len(data)
+
+    async def commit(self, digest: Digest) -> None:
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        if self._sent and data:
+            await self._patch(data)
+            data = b""
+        sep = "&" if "?" in self.location else "?"
+        url = f"{self.location}{sep}{urlencode({'digest': str(digest)})}"
+        headers = {"Content-Type": "application/octet-stream"}
+        async with self.client.request(
+            "PUT",
+            url,
+            repository=self.repository,
+            scopes=self.scopes,
+            headers=headers,
+            data=data,
+            ok=(201, 204),
+        ):
+            pass
+
+    async def cancel(self) -> None:
+        self._buffer.clear()
+        try:
+            async with self.client.request(
+                "DELETE", self.location, repository=self.repository, scopes=self.scopes, ok=(200, 202, 204)
+            ):
+                pass
+        except ClientError:
+            pass
+
+
+def _pick_challenge(header: str) -> Challenge | None:
+    challenges = parse_challenges(header)
+    for scheme in ("bearer", "basic"):
+        for challenge in challenges:
+            if challenge.scheme == scheme:
+                return challenge
+    return None
+
+
+def _next_link(header: str, current: str) -> str:
+    for part in header.split(","):
+        if 'rel="next"' in part or "rel=next" in part:
+            start, end = part.find("<"), part.find(">")
+            if start != -1 and end > start:
+                return urljoin(current, part[start + 1 : end])
+    return ""
+
+
+async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    out = bytearray()
+    async for chunk in resp.content.iter_chunked(READ_CHUNK):
+        out += chunk
+        if len(out) > limit:
+            raise ClientError(f"response from {resp.url} exceeds {limit} bytes")
+    return bytes(out)
+
+
+def new_session(config: ClientConfig | None = None, **kwargs: Any) -> aiohttp.ClientSession:
+    config = config or ClientConfig.load()
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300)
+    connector = aiohttp.TCPConnector(limit=32, ssl=ssl.create_default_context())
+    return aiohttp.ClientSession(
+        timeout=timeout,
+        connector=connector,
+        headers={"User-Agent": config.user_agent},
+        auto_decompress=False,
+        **kwargs,
+    )
+
+
+__all__ = [
+    "BlobStream",
+    "BlobUpload",
+    "ManifestInfo",
+    "RegistryClient",
+    "RemoteManifest",
+    "new_session",
+    "split_host_port",
+]

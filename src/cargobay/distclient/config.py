@@ -1,0 +1,127 @@
+"""Where registries live: endpoints, plain-HTTP (insecure) hosts and Docker Hub mirrors."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DOCKER_HUB_DOMAIN = "docker.io"
+DOCKER_HUB_REGISTRY = "https://registry-1.docker.io"
+DOCKER_HUB_INDEX_SERVER = "https://index.docker.io/v1/"
+
+
+def cargobay_home() -> Path:
+    explicit = os.environ.get("CARGOBAY_HOME")
+    if explicit:
+        return Path(explicit)
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "cargobay"
+
+
+def split_host_port(domain: str) -> tuple[str, str | None]:
+    """`[::1]:5000` → (`::1`, `5000`); `example.com` → (`example.com`, None)."""
+    if domain.startswith("["):
+        host, _, rest = domain[1:].partition("]")
+        return host, rest[1:] if rest.startswith(":") else None
+    host, sep, port = domain.rpartition(":")
+    if sep and port.isdigit() and ":" not in host:
+        return host, port
+    return domain, None
+
+
+def is_loopback(domain: str) -> bool:
+    host, _ = split_host_port(domain)
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _validate_mirror(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise ValueError(f"invalid mirror: {url!r} must be http(s)://host[:port][/]")
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"invalid mirror: {url!r} must not carry a path, query or userinfo")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _split_list(text: str | None) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Client-side registry settings (from `$CARGOBAY_HOME/config.json` and `CARGOBAY_*`)."""
+
+    insecure_registries: tuple[str, ...] = ()
+    registry_mirrors: tuple[str, ...] = ()
+    user_agent: str = "cargobay"
+    max_concurrent_downloads: int = 3
+    max_concurrent_uploads: int = 5
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> ClientConfig:
+        doc: dict[str, object] = {}
+        path = cargobay_home() / "config.json"
+        try:
+            loaded = json.loads(path.read_text())
+            if isinstance(loaded, dict):
+                doc = loaded
+        except (OSError, ValueError):
+            pass
+
+        def as_list(key: str) -> list[str]:
+            value = doc.get(key)
+            return [str(v) for v in value] if isinstance(value, list) else []
+
+        insecure = as_list("insecure-registries") + _split_list(
+            os.environ.get("CARGOBAY_INSECURE_REGISTRIES")
+        )
+        env_mirrors = _split_list(os.environ.get("CARGOBAY_REGISTRY_MIRRORS"))
+        mirrors = [_validate_mirror(m) for m in (env_mirrors or as_list("registry-mirrors"))]
+        from cargobay import __version__
+
+        return cls(
+            insecure_registries=tuple(insecure),
+            registry_mirrors=tuple(mirrors),
+            user_agent=f"cargobay/{__version__}",
+            max_concurrent_downloads=_int(doc.get("max-concurrent-downloads"), 3),
+            max_concurrent_uploads=_int(doc.get("max-concurrent-uploads"), 5),
+        )
+
+    def is_insecure(self, domain: str) -> bool:
+        """Plain HTTP: loopback always (as docker), plus configured hosts or CIDRs."""
+        if is_loopback(domain):
+            return True
+        host, _ = split_host_port(domain)
+        for entry in self.insecure_registries:
+            entry = entry.strip().removeprefix("http://").removeprefix("https://").rstrip("/")
+            if entry in (domain, host):
+                return True
+            if "/" in entry:
+                try:
+                    if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
+                        return True
+                except ValueError:
+                    continue
+        return False
+
+    def endpoints(self, domain: str, *, for_push: bool = False) -> list[tuple[str, bool]]:
+        """Base URLs to try in order, each with whether it is a mirror (no credentials sent)."""
+        if domain == DOCKER_HUB_DOMAIN:
+            out = [] if for_push else [(m, True) for m in self.registry_mirrors]
+            return [*out, (DOCKER_HUB_REGISTRY, False)]
+        scheme = "http" if self.is_insecure(domain) else "https"
+        return [(f"{scheme}://{domain}", False)]
+
+
+def _int(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default

@@ -1,0 +1,1 @@
+"""The image copy engine and its seams (`ImageSource`, `ImageDestination`)."""

@@ -1,0 +1,126 @@
+"""Pieces shared by the file-based transports: reading files as blobs, writing into a blob store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import BinaryIO
+
+from cargobay.image.types import BlobVerificationError
+from cargobay.oci.manifest import Descriptor
+from cargobay.storage.base import DigestMismatch, SizeMismatch
+from cargobay.storage.filesystem import FilesystemBlobStore, FilesystemBlobWriter
+
+READ_CHUNK = 1024 * 1024
+
+
+class FileBlobReader:
+    """Chunks of an open file from `offset` (the file is closed when the iteration ends)."""
+
+    def __init__(self, opener: Callable[[], BinaryIO], offset: int) -> None:
+        self._opener = opener
+        self.offset = offset
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        f = self._opener()
+        try:
+            if self.offset:
+                f.seek(self.offset)
+            while True:
+                chunk = await asyncio.to_thread(f.read, READ_CHUNK)
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            f.close()
+
+
+@asynccontextmanager
+async def file_blob(opener: Callable[[], BinaryIO], offset: int) -> AsyncIterator[FileBlobReader]:
+    yield FileBlobReader(opener, offset)
+
+
+def session_name(descriptor: Descriptor, prefix: str = "copy") -> str:
+    """A stable upload session per blob, so an interrupted transfer resumes from its file."""
+    name = f"{prefix}-{descriptor.digest.algorithm}-{descriptor.digest.encoded}"
+    return re.sub(r"[^A-Za-z0-9_-]", "-", name)[:128]
+
+
+class StoreBlobSink:
+    """Writes one blob into a FilesystemBlobStore through a resumable, verifying writer."""
+
+    def __init__(self, store: FilesystemBlobStore, descriptor: Descriptor, prefix: str = "copy") -> None:
+        self.store = store
+        self.session = session_name(descriptor, prefix)
+        self.writer: FilesystemBlobWriter | None = store.writer(
+            self.session, descriptor.digest.algorithm, append=True
+        )
+        self.offset = self.writer.size
+        self._pending = bytearray()
+
+    async def write(self, data: bytes) -> None:
+        assert self.writer is not None
+        self._pending += data
+        if len(self._pending) >= READ_CHUNK:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self._pending and self.writer is not None:
+            data = bytes(self._pending)
+            self._pending.clear()
+            self.writer.write(data)  # page-cache writes are fast; no thread, so no race on abort
+
+    async def commit(self, descriptor: Descriptor) -> None:
+        assert self.writer is not None
+        try:
+            await self._flush()
+        except BaseException:
+            await self.abort(keep_partial=False)
+            raise
+        writer, self.writer = self.writer, None
+        try:
+            await asyncio.to_thread(writer.commit, descriptor.digest, descriptor.size)
+        except (DigestMismatch, SizeMismatch) as exc:
+            raise BlobVerificationError(
+                f"filesystem layer verification failed for digest {descriptor.digest}: {exc}"
+            ) from None
+
+    async def abort(self, keep_partial: bool) -> None:
+        writer, self.writer = self.writer, None
+        if writer is None:
+            return
+        if keep_partial:
+            try:
+                await self._flush_into(writer)
+            finally:
+                writer.close()
+        else:
+            self._pending.clear()
+            writer.cancel()
+
+    async def _flush_into(self, writer: FilesystemBlobWriter) -> None:
+        if self._pending:
+            data = bytes(self._pending)
+            self._pending.clear()
+            writer.write(data)
+            writer.flush()
+
+
+def fsync_write(path: os.PathLike[str] | str, data: bytes) -> None:
+    """Write a small file atomically: temp file, fsync, rename, fsync the directory."""
+    path = os.fspath(path)
+    directory = os.path.dirname(path) or "."
+    temp = f"{path}.tmp-{os.getpid()}"
+    with open(temp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temp, path)
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
