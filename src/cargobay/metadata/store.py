@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.metadata.engine import Engines
+from cargobay.metadata.fastread import CompiledQuery, FastReader, compile_query, create_fast_reader
 from cargobay.metadata.schema import (
     blobs,
     manifest_references,
@@ -61,11 +63,14 @@ class NewManifest:
 
 
 class MetadataStore:
-    def __init__(self, engines: Engines) -> None:
+    def __init__(self, engines: Engines, url: str) -> None:
         self.engines = engines
         self._insert = sqlite.insert if engines.dialect == "sqlite" else postgresql.insert
+        self._fast: FastReader = create_fast_reader(url, engines.dialect)
+        self._queries = _hot_queries(engines.dialect)
 
     async def close(self) -> None:
+        await self._fast.close()
         await self.engines.dispose()
 
     # -- repositories ---------------------------------------------------------------------
@@ -103,17 +108,9 @@ class MetadataStore:
     # -- blobs ----------------------------------------------------------------------------
 
     async def blob_size_in_repository(self, repository: str, digest: str) -> int | None:
-        query = (
-            select(blobs.c.size)
-            .select_from(
-                repository_blobs.join(
-                    repositories, repositories.c.id == repository_blobs.c.repository_id
-                ).join(blobs, blobs.c.digest == repository_blobs.c.digest)
-            )
-            .where(repositories.c.name == repository, repository_blobs.c.digest == digest)
+        row = await self._fast.fetchone(
+            self._queries["blob_size"], {"repository": repository, "digest": digest}
         )
-        async with self.engines.reader.connect() as conn:
-            row = (await conn.execute(query)).first()
         return None if row is None else int(row[0])
 
     async def link_blob(self, repository: str, digest: str, size: int) -> None:
@@ -151,34 +148,16 @@ class MetadataStore:
 
     # -- manifests ------------------------------------------------------------------------
 
-    def _manifest_query(self, repository: str, *, with_content: bool):  # type: ignore[no-untyped-def]
-        columns = [manifests.c.id, manifests.c.digest, manifests.c.media_type, manifests.c.size]
-        if with_content:
-            columns.append(manifests.c.content)
-        return (
-            select(*columns)
-            .select_from(manifests.join(repositories, repositories.c.id == manifests.c.repository_id))
-            .where(repositories.c.name == repository)
-        )
-
     async def manifest_by_digest(
         self, repository: str, digest: str, *, with_content: bool
     ) -> ManifestRow | None:
-        query = self._manifest_query(repository, with_content=with_content).where(
-            manifests.c.digest == digest
-        )
-        async with self.engines.reader.connect() as conn:
-            row = (await conn.execute(query)).first()
+        query = self._queries["manifest_by_digest_full" if with_content else "manifest_by_digest"]
+        row = await self._fast.fetchone(query, {"repository": repository, "digest": digest})
         return None if row is None else ManifestRow(*row)
 
     async def manifest_by_tag(self, repository: str, tag: str, *, with_content: bool) -> ManifestRow | None:
-        query = (
-            self._manifest_query(repository, with_content=with_content)
-            .join(tags, tags.c.manifest_id == manifests.c.id)
-            .where(tags.c.name == tag)
-        )
-        async with self.engines.reader.connect() as conn:
-            row = (await conn.execute(query)).first()
+        query = self._queries["manifest_by_tag_full" if with_content else "manifest_by_tag"]
+        row = await self._fast.fetchone(query, {"repository": repository, "tag": tag})
         return None if row is None else ManifestRow(*row)
 
     async def missing_references(
@@ -296,17 +275,11 @@ class MetadataStore:
 
     async def list_tags(self, repository: str, limit: int, last: str | None) -> list[str] | None:
         """Tags in byte order, or None when the repository does not exist."""
-        name = tags.c.name
-        if self.engines.dialect == "postgresql":
-            name = name.collate("C")  # type: ignore[assignment]
-        async with self.engines.reader.connect() as conn:
-            repo_id = await self._repository_id(conn, repository)
-            if repo_id is None:
-                return None
-            query = select(tags.c.name).where(tags.c.repository_id == repo_id).order_by(name).limit(limit)
-            if last is not None:
-                query = query.where(name > last)
-            return [r[0] for r in await conn.execute(query)]
+        values = {"repository": repository, "limit": limit, "last": last}
+        found = await self._fast.fetchall(self._queries["tags" if last is None else "tags_after"], values)
+        if not found and await self._fast.fetchone(self._queries["repository_id"], values) is None:
+            return None
+        return [r[0] for r in found]
 
     async def referrers(self, repository: str, subject: str, artifact_type: str | None) -> list[ReferrerRow]:
         query = (
@@ -385,3 +358,50 @@ class MetadataStore:
                     (await conn.execute(select(func.count()).select_from(table))).scalar_one()
                 )
             return out
+
+
+def _hot_queries(dialect: str) -> dict[str, CompiledQuery]:
+    """The read path's statements, compiled once for the dialect in use."""
+    repository: Any = bindparam("repository")
+    repo_join = manifests.join(repositories, repositories.c.id == manifests.c.repository_id)
+    head_columns = (manifests.c.id, manifests.c.digest, manifests.c.media_type, manifests.c.size)
+    repo_id = select(repositories.c.id).where(repositories.c.name == repository).scalar_subquery()
+    tag_name = tags.c.name.collate("C") if dialect == "postgresql" else tags.c.name
+
+    def by_digest(*columns: Any) -> Select[Any]:
+        return (
+            select(*columns)
+            .select_from(repo_join)
+            .where(repositories.c.name == repository, manifests.c.digest == bindparam("digest"))
+        )
+
+    def by_tag(*columns: Any) -> Select[Any]:
+        return (
+            select(*columns)
+            .select_from(repo_join.join(tags, tags.c.manifest_id == manifests.c.id))
+            .where(repositories.c.name == repository, tags.c.name == bindparam("tag"))
+        )
+
+    tags_query = (
+        select(tags.c.name)
+        .where(tags.c.repository_id == repo_id)
+        .order_by(tag_name)
+        .limit(bindparam("limit"))
+    )
+    statements: dict[str, Select[Any]] = {
+        "manifest_by_digest": by_digest(*head_columns),
+        "manifest_by_digest_full": by_digest(*head_columns, manifests.c.content),
+        "manifest_by_tag": by_tag(*head_columns),
+        "manifest_by_tag_full": by_tag(*head_columns, manifests.c.content),
+        "blob_size": select(blobs.c.size)
+        .select_from(
+            repository_blobs.join(repositories, repositories.c.id == repository_blobs.c.repository_id).join(
+                blobs, blobs.c.digest == repository_blobs.c.digest
+            )
+        )
+        .where(repositories.c.name == repository, repository_blobs.c.digest == bindparam("digest")),
+        "tags": tags_query,
+        "tags_after": tags_query.where(tag_name > bindparam("last")),
+        "repository_id": select(repositories.c.id).where(repositories.c.name == repository),
+    }
+    return {name: compile_query(statement, dialect) for name, statement in statements.items()}

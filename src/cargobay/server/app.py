@@ -25,7 +25,7 @@ class Hub:
 
 
 def build_hub(settings: Settings) -> Hub:
-    metadata = MetadataStore(create_engines(settings.effective_database_url))
+    metadata = MetadataStore(create_engines(settings.effective_database_url), settings.effective_database_url)
     blobs = FilesystemBlobStore(settings.data_dir / "storage")
     registry = RegistryService(
         metadata,

@@ -35,9 +35,11 @@ async def _prepare(settings: Settings) -> None:
 
 
 def _bind(settings: Settings) -> socket.socket:
+    """Each worker binds its own SO_REUSEPORT socket, so the kernel spreads connections evenly."""
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((settings.host, settings.port))
     sock.listen(2048)
     sock.setblocking(False)
@@ -45,7 +47,8 @@ def _bind(settings: Settings) -> socket.socket:
     return sock
 
 
-async def _worker_main(settings: Settings, sock: socket.socket) -> None:
+async def _worker_main(settings: Settings) -> None:
+    sock = _bind(settings)
     app = create_app(settings)
     runner = web.AppRunner(app, access_log=log if settings.access_log else None, handle_signals=False)
     await runner.setup()
@@ -70,11 +73,11 @@ async def _worker_main(settings: Settings, sock: socket.socket) -> None:
     await runner.cleanup()
 
 
-def _run_worker(settings: Settings, sock: socket.socket) -> None:
+def _run_worker(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(_worker_main(settings, sock))
+    asyncio.run(_worker_main(settings))
 
 
 def serve(settings: Settings) -> None:
@@ -84,7 +87,8 @@ def serve(settings: Settings) -> None:
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(_prepare(settings))
-    sock = _bind(settings)
+    # Fail early, with a clear message, when the address is taken; workers bind their own sockets.
+    _bind(settings).close()
     database = "postgresql" if settings.effective_database_url.startswith("postgres") else "sqlite"
     print(
         f"Cargobay hub listening on http://{settings.listen} "
@@ -93,7 +97,7 @@ def serve(settings: Settings) -> None:
         flush=True,
     )
     if settings.workers == 1:
-        _run_worker(settings, sock)
+        _run_worker(settings)
         return
     children: dict[int, int] = {}
     stopping = False
@@ -105,7 +109,7 @@ def serve(settings: Settings) -> None:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 0
             try:
-                _run_worker(settings, sock)
+                _run_worker(settings)
             except BaseException:
                 log.exception("worker %d failed", slot)
                 code = 1
@@ -131,9 +135,8 @@ def serve(settings: Settings) -> None:
             break
         except InterruptedError:
             continue
-        slot: int | None = children.pop(pid) if pid in children else None
-        if slot is not None and not stopping:
-            log.warning("worker %d (pid %d) exited with status %d; restarting", slot, pid, status)
+        dead_slot = children.pop(pid) if pid in children else None
+        if dead_slot is not None and not stopping:
+            log.warning("worker %d (pid %d) exited with status %d; restarting", dead_slot, pid, status)
             time.sleep(0.2)
-            spawn(slot)
-    sock.close()
+            spawn(dead_slot)
