@@ -1,0 +1,25 @@
+"""The client's local image store (an OCI image layout); see `store` for the layout."""
+
+from cargobay.localstore.store import (
+    Conflict,
+    DeleteEvent,
+    ImageNotFound,
+    ImageRecord,
+    LocalStore,
+    MissingBlobs,
+    RemoveResult,
+    StoreError,
+    default_root,
+)
+
+__all__ = [
+    "Conflict",
+    "DeleteEvent",
+    "ImageNotFound",
+    "ImageRecord",
+    "LocalStore",
+    "MissingBlobs",
+    "RemoveResult",
+    "StoreError",
+    "default_root",
+]
