@@ -176,16 +176,18 @@ def skopeo(tmp_path_factory: pytest.TempPathFactory) -> Skopeo:
 
 
 @pytest.fixture
-def make_podman(tmp_path: Path) -> Callable[[], Podman]:
+def make_podman(tmp_path: Path) -> Iterator[Callable[[], Podman]]:
     """Factory: each call returns podman with new, empty private storage."""
-    count = 0
+    made: list[Podman] = []
 
     def make() -> Podman:
-        nonlocal count
-        count += 1
-        return Podman(tmp_path / f"podman{count}")
+        podman = Podman(tmp_path / f"podman{len(made) + 1}")
+        made.append(podman)
+        return podman
 
-    return make
+    yield make
+    for podman in made:
+        podman.close()
 
 
 @pytest.fixture

@@ -197,9 +197,12 @@ class Podman(Tool):
         if os.geteuid() != 0:
             pytest.skip("podman tests run as root (vfs storage in a private --root)")
         self.workdir = workdir
-        root, runroot = workdir / "root", workdir / "runroot"
+        root = workdir / "root"
         root.mkdir(parents=True, exist_ok=True)
-        runroot.mkdir(parents=True, exist_ok=True)
+        # podman refuses a runroot longer than 50 characters: keep it short, outside workdir
+        short_base = "/tmp" if os.access("/tmp", os.W_OK) else None
+        self.runroot = Path(tempfile.mkdtemp(prefix="cb-podman-", dir=short_base))
+        runroot = self.runroot
         super().__init__(
             binary,
             base_args=[
@@ -219,6 +222,10 @@ class Podman(Tool):
             env=isolated_env(workdir / "home"),
             timeout=timeout,
         )
+
+    def close(self) -> None:
+        """Remove the private runroot (the storage under ``workdir`` goes with the test's tmp dir)."""
+        shutil.rmtree(self.runroot, ignore_errors=True)
 
     def image_id(self, reference: str) -> str:
         """The image ID (the config digest's hex) of a local image."""
