@@ -24,6 +24,8 @@ from cargobay.server.app import create_app
 log = logging.getLogger("cargobay.server")
 
 _PURGE_INTERVAL = 3600.0
+# Socket read buffer per connection: large, so blob uploads are not paused every 256 KiB.
+_READ_BUFSIZE = 4 * 1024 * 1024
 
 
 async def _prepare(settings: Settings) -> None:
@@ -34,12 +36,13 @@ async def _prepare(settings: Settings) -> None:
         await engines.dispose()
 
 
-def _bind(settings: Settings) -> socket.socket:
+def _bind(settings: Settings, *, shared: bool = True) -> socket.socket:
     """Each worker binds its own SO_REUSEPORT socket, so the kernel spreads connections evenly."""
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    if shared:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((settings.host, settings.port))
     sock.listen(2048)
     sock.setblocking(False)
@@ -50,7 +53,12 @@ def _bind(settings: Settings) -> socket.socket:
 async def _worker_main(settings: Settings) -> None:
     sock = _bind(settings)
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=log if settings.access_log else None, handle_signals=False)
+    runner = web.AppRunner(
+        app,
+        access_log=log if settings.access_log else None,
+        handle_signals=False,
+        read_bufsize=_READ_BUFSIZE,
+    )
     await runner.setup()
     site = web.SockSite(runner, sock, shutdown_timeout=5)
     await site.start()
@@ -87,8 +95,9 @@ def serve(settings: Settings) -> None:
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(_prepare(settings))
-    # Fail early, with a clear message, when the address is taken; workers bind their own sockets.
-    _bind(settings).close()
+    # Fail early, with a clear message, when the address is taken — also by another hub, whose
+    # SO_REUSEPORT sockets an exclusive bind does not join. Workers then bind their own sockets.
+    _bind(settings, shared=False).close()
     database = "postgresql" if settings.effective_database_url.startswith("postgres") else "sqlite"
     print(
         f"Cargobay hub listening on http://{settings.listen} "
