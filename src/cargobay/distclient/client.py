@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -81,7 +82,8 @@ def _connection_error(method: str, url: str, exc: BaseException) -> RegistryUnre
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return RegistryUnreachable(f'{verb} "{url}": dial tcp: lookup {parts.hostname}: no such host')
     if isinstance(exc, aiohttp.ClientConnectorError):
-        reason = (exc.os_error.strerror or str(exc.os_error)).lower()
+        err = exc.os_error
+        reason = os.strerror(err.errno).lower() if err.errno else (err.strerror or str(err)).lower()
         return RegistryUnreachable(f'{verb} "{url}": dial tcp {host}: connect: {reason}')
     if isinstance(exc, TimeoutError):
         return RegistryUnreachable(f'{verb} "{url}": i/o timeout')

@@ -54,7 +54,6 @@ class _Copier:
         self.mount_candidates = mount_candidates
         self.retries = retries
         self.retry_delay = retry_delay
-        self.tasks: dict[str, asyncio.Task[None]] = {}
         self.copied = 0
         self.skipped = 0
         self.bytes = 0
@@ -79,18 +78,17 @@ class _Copier:
             out += [r for r in self.mount_candidates(d) if r != self.dst.repository and r not in out]
         return out
 
-    async def transfer(self, d: Descriptor, is_layer: bool) -> None:
-        self.emit("queued", d, is_layer)
+    async def check(self, d: Descriptor) -> str | None:
+        """'exists', 'mounted:<repo>' or None when the blob must be transferred."""
         if await self.dst.has_blob(d):
-            self.skipped += 1
-            self.emit("exists", d, is_layer)
-            return
+            return "exists"
         if self.dst.registry_domain:
             for repo in self._candidates(d):
                 if await self.dst.mount_blob(d, repo):
-                    self.skipped += 1
-                    self.emit("mounted", d, is_layer, detail=repo)
-                    return
+                    return f"mounted:{repo}"
+        return None
+
+    async def transfer(self, d: Descriptor, is_layer: bool) -> None:
         if self.semaphore.locked():
             self.emit("waiting", d, is_layer)
         async with self.semaphore:
@@ -98,6 +96,31 @@ class _Copier:
             await self._transfer_with_retries(d, is_layer)
         self.copied += 1
         self.emit("done", d, is_layer, current=d.size)
+
+    async def run(self, blobs: list[tuple[Descriptor, bool]]) -> None:
+        for d, is_layer in blobs:
+            self.emit("queued", d, is_layer)
+        # Existence checks and mounts first (concurrently), reported in manifest order.
+        outcomes = await asyncio.gather(*(self.check(d) for d, _ in blobs))
+        todo: list[tuple[Descriptor, bool]] = []
+        for (d, is_layer), outcome in zip(blobs, outcomes, strict=True):
+            if outcome == "exists":
+                self.skipped += 1
+                self.emit("exists", d, is_layer)
+            elif outcome is not None:
+                self.skipped += 1
+                self.emit("mounted", d, is_layer, detail=outcome.split(":", 1)[1])
+            else:
+                self.emit("pending", d, is_layer)
+                todo.append((d, is_layer))
+        tasks = [asyncio.ensure_future(self.transfer(d, is_layer)) for d, is_layer in todo]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def _transfer_with_retries(self, d: Descriptor, is_layer: bool) -> None:
         attempt = 0
@@ -162,14 +185,6 @@ class _Copier:
             raise BlobVerificationError(f"filesystem layer verification failed for digest {d.digest}")
         await sink.commit(d)
 
-    def start(self, d: Descriptor, is_layer: bool) -> asyncio.Task[None]:
-        key = str(d.digest)
-        task = self.tasks.get(key)
-        if task is None:
-            task = asyncio.ensure_future(self.transfer(d, is_layer))
-            self.tasks[key] = task
-        return task
-
 
 def select_platform(index: Manifest, wanted: Platform) -> Descriptor:
     parsed = index.parse()
@@ -222,24 +237,21 @@ async def copy_image(
         src, platform=platform, all_platforms=all_platforms
     )
     copier = _Copier(src, dst, progress, concurrency, mount_candidates, retries, retry_delay)
-    tasks: list[asyncio.Task[None]] = []
+    blobs: dict[str, tuple[Descriptor, bool]] = {}
     for image in images:
         parsed = image.parse()
         for layer in parsed.layers:
-            if layer.is_nondistributable:
-                continue
-            tasks.append(copier.start(layer, True))
+            if not layer.is_nondistributable:
+                blobs.setdefault(str(layer.digest), (layer, True))
         if parsed.config is not None:
-            tasks.append(copier.start(parsed.config, False))
-    try:
-        await asyncio.gather(*tasks)
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+            blobs.setdefault(str(parsed.config.digest), (parsed.config, False))
+    await copier.run(list(blobs.values()))
     for image in images:
         if image.digest != write_top.digest:
             await dst.put_manifest(image)
-    await dst.commit(write_top)
+    if getattr(dst, "keeps_index", False) and source_top.digest != write_top.digest:
+        await dst.put_manifest(write_top)
+        await dst.commit(source_top, write_top)
+    else:
+        await dst.commit(write_top)
     return CopyResult(source_top, write_top, copier.copied, copier.skipped, copier.bytes)

@@ -91,6 +91,7 @@ class ImageDestination(Protocol):
     max_concurrency: int
     registry_domain: str | None  # set for registries: blobs from the same domain can be mounted
     repository: str | None
+    keeps_index: bool  # store an index as the top even when only one platform is copied
 
     async def has_blob(self, descriptor: Descriptor) -> bool: ...
 
@@ -104,8 +105,12 @@ class ImageDestination(Protocol):
         """Store a manifest that is not the top one (an index's child)."""
         ...
 
-    async def commit(self, top: Manifest) -> None:
-        """Store the top manifest and make it visible under the destination's name."""
+    async def commit(self, top: Manifest, selected: Manifest | None = None) -> None:
+        """Store the top manifest and make it visible under the destination's name.
+
+        `selected` is set when `top` is an index of which only that platform image was copied
+        (destinations with `keeps_index`); otherwise `top` is complete.
+        """
         ...
 
     async def close(self) -> None: ...
@@ -113,6 +118,7 @@ class ImageDestination(Protocol):
 
 EventKind = Literal[
     "queued",  # the blob is part of the copy (docker: "Pulling fs layer" / "Preparing")
+    "pending",  # the destination lacks it: it will be transferred ("Pulling fs layer")
     "waiting",  # queued beyond the concurrency limit
     "started",  # transfer began
     "progress",  # bytes moved: current / total

@@ -158,8 +158,9 @@ class RegistryService:
         state = await self.upload_state(repository, upload_id)
         if start is not None and start != state.size:
             raise RegistryError(
-                ErrorCode.RANGE_INVALID,
+                ErrorCode.BLOB_UPLOAD_INVALID,
                 f"chunk starts at {start}, upload is at {state.size}",
+                status=416,
                 headers=_range_headers(repository, state),
             )
         writer = self.blobs.writer(upload_id, state.algorithm, append=state.size > 0)
@@ -177,7 +178,7 @@ class RegistryService:
             raise RegistryError(ErrorCode.SIZE_INVALID, detail={"expected": content_length, "got": written})
         new_size = state.size + written
         if not await self.metadata.advance_upload(upload_id, state.size, new_size):
-            raise RegistryError(ErrorCode.RANGE_INVALID, "upload moved concurrently", status=416)
+            raise RegistryError(ErrorCode.BLOB_UPLOAD_INVALID, "upload moved concurrently", status=416)
         if writer.hasher is not None:
             self._hashes.put(upload_id, new_size, writer.hasher)
         return UploadState(upload_id, repository, new_size, state.algorithm)
@@ -271,13 +272,15 @@ class RegistryService:
         self, repository: str, reference: str, content_type: str | None, body: bytes, extra_tags: list[str]
     ) -> ManifestPut:
         if len(body) > MAX_MANIFEST_BYTES:
-            raise RegistryError(ErrorCode.SIZE_TOO_LARGE, "manifest exceeds 4 MiB", status=413)
+            raise RegistryError(ErrorCode.MANIFEST_INVALID, "manifest exceeds 4 MiB", status=413)
         tag_names: list[str] = []
         pushed_by_digest: Digest | None = None
         if is_valid_tag(reference):
             tag_names.append(reference)
-        else:
+        elif ":" in reference:
             pushed_by_digest = parse_digest(reference)
+        else:
+            raise RegistryError(ErrorCode.TAG_INVALID, f"invalid tag {reference[:140]!r}", status=400)
         for tag in extra_tags:
             if not is_valid_tag(tag):
                 raise RegistryError(ErrorCode.TAG_INVALID, f"invalid tag {tag[:140]!r}", status=400)

@@ -236,7 +236,7 @@ class V2Api:
         if method == "PUT":
             length = _content_length(request)
             if length is not None and length > MAX_MANIFEST_BYTES:
-                raise RegistryError(ErrorCode.SIZE_TOO_LARGE, "manifest exceeds 4 MiB", status=413)
+                raise RegistryError(ErrorCode.MANIFEST_INVALID, "manifest exceeds 4 MiB", status=413)
             body = await _read_limited(request, MAX_MANIFEST_BYTES)
             result = await self.service.put_manifest(
                 name,
@@ -307,7 +307,7 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
     async for chunk in request.content.iter_any():
         body += chunk
         if len(body) > limit:
-            raise RegistryError(ErrorCode.SIZE_TOO_LARGE, "manifest exceeds 4 MiB", status=413)
+            raise RegistryError(ErrorCode.MANIFEST_INVALID, "manifest exceeds 4 MiB", status=413)
     return bytes(body)
 
 

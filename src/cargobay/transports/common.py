@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import BinaryIO
+from typing import Protocol
 
 from cargobay.image.types import BlobVerificationError
 from cargobay.oci.manifest import Descriptor
@@ -17,10 +17,18 @@ from cargobay.storage.filesystem import FilesystemBlobStore, FilesystemBlobWrite
 READ_CHUNK = 1024 * 1024
 
 
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+    def close(self) -> None: ...
+
+
 class FileBlobReader:
     """Chunks of an open file from `offset` (the file is closed when the iteration ends)."""
 
-    def __init__(self, opener: Callable[[], BinaryIO], offset: int) -> None:
+    def __init__(self, opener: Callable[[], Readable], offset: int) -> None:
         self._opener = opener
         self.offset = offset
 
@@ -39,7 +47,7 @@ class FileBlobReader:
 
 
 @asynccontextmanager
-async def file_blob(opener: Callable[[], BinaryIO], offset: int) -> AsyncIterator[FileBlobReader]:
+async def file_blob(opener: Callable[[], Readable], offset: int) -> AsyncIterator[FileBlobReader]:
     yield FileBlobReader(opener, offset)
 
 

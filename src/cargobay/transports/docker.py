@@ -124,6 +124,7 @@ class RegistryDestination:
         self.repository: str | None = reference.path
         self.max_concurrency = max_concurrency
         self.description = f"docker://{reference}"
+        self.keeps_index = False
         self.pushed_digest: Digest | None = None
 
     async def has_blob(self, descriptor: Descriptor) -> bool:
@@ -145,7 +146,7 @@ class RegistryDestination:
             self.reference.path, str(manifest.digest), manifest.raw, manifest.media_type
         )
 
-    async def commit(self, top: Manifest) -> None:
+    async def commit(self, top: Manifest, selected: Manifest | None = None) -> None:
         target = self.reference.tag or str(top.digest)
         if self.reference.digest is not None and self.reference.digest != top.digest:
             raise ClientError(

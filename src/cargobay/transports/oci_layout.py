@@ -179,6 +179,7 @@ class OciLayoutDestination:
     max_concurrency = 8
     registry_domain: str | None = None
     repository: str | None = None
+    keeps_index = False
 
     def __init__(self, path: str, tag: str | None, annotations: dict[str, str] | None = None) -> None:
         self.layout = OciLayout(path, create=True)
@@ -199,7 +200,7 @@ class OciLayoutDestination:
     async def put_manifest(self, manifest: Manifest) -> None:
         self.layout.put_manifest(manifest)
 
-    async def commit(self, top: Manifest) -> None:
+    async def commit(self, top: Manifest, selected: Manifest | None = None) -> None:
         self.layout.put_manifest(top)
         self.layout.set_reference(self.tag, top.descriptor(), self.annotations)
 

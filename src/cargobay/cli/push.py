@@ -1,0 +1,42 @@
+"""`cargobay push NAME[:TAG]`: docker push from the local store."""
+
+from __future__ import annotations
+
+import click
+
+from cargobay.cli.errors import CliError, reports_errors
+
+
+@click.command("push", short_help="Upload an image to a registry")
+@click.argument("name")
+@click.option("-a", "--all-tags", is_flag=True, help="Push all tags of an image to the repository")
+@click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output")
+@click.option("--disable-content-trust", is_flag=True, hidden=True)
+@reports_errors
+def push(name: str, all_tags: bool, quiet: bool, disable_content_trust: bool) -> None:
+    """Upload an image to a registry."""
+    import asyncio
+
+    from cargobay import api
+    from cargobay.cli.progress import Renderer
+    from cargobay.oci.reference import InvalidReference, parse_normalized
+
+    try:
+        ref = parse_normalized(name)
+    except InvalidReference as exc:
+        raise CliError(str(exc)) from None
+    if all_tags and ref.tag is not None:
+        raise CliError("tag can't be used with --all-tags/-a")
+    renderer = Renderer()
+    if not quiet and not all_tags and ref.tag is None and ref.digest is None:
+        click.echo("Using default tag: latest")
+    emit = (lambda _m: None) if quiet else renderer
+    try:
+        results = asyncio.run(api.push(name, all_tags=all_tags, emit=emit))
+    except api.ApiError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        renderer.close()
+    if quiet:
+        for result in results:
+            click.echo(str(result.reference))
