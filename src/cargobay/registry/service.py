@@ -388,31 +388,46 @@ def _truncate(path: Path, size: int) -> None:
 
 
 async def _pump(body: AsyncIterator[bytes], writer: FilesystemBlobWriter) -> int:
-    """Copy a request body into `writer`, hashing/writing in a thread while the loop keeps reading."""
-    written = 0
-    buffer = bytearray()
-    pending: asyncio.Future[None] | None = None
+    """Copy a request body into `writer`.
+
+    Chunks are batched; each batch is written by one worker thread and hashed by another while
+    the event loop reads the next batch from the socket (file writes and hashlib drop the GIL).
+    """
     loop = asyncio.get_running_loop()
+    written = 0
+    batch: list[bytes] = []
+    batch_size = 0
+    pending: tuple[asyncio.Future[None], asyncio.Future[None]] | None = None
+
+    async def wait_pending() -> None:
+        nonlocal pending
+        if pending is not None:
+            first, second = pending
+            pending = None
+            await first
+            await second
+
     try:
         async for chunk in body:
-            buffer += chunk
-            if len(buffer) >= WRITE_BUFFER:
-                if pending is not None:
-                    await pending
-                data = bytes(buffer)
-                buffer.clear()
-                written += len(data)
-                pending = loop.run_in_executor(None, writer.write, data)
-        if pending is not None:
-            await pending
-            pending = None
-        if buffer:
-            data = bytes(buffer)
-            written += len(data)
-            await loop.run_in_executor(None, writer.write, data)
+            batch.append(chunk)
+            batch_size += len(chunk)
+            if batch_size >= WRITE_BUFFER:
+                await wait_pending()
+                pending = (
+                    loop.run_in_executor(None, writer.write_only, batch),
+                    loop.run_in_executor(None, writer.hash_only, batch),
+                )
+                written += batch_size
+                batch, batch_size = [], 0
+        await wait_pending()
+        if batch:
+            written += batch_size
+            await loop.run_in_executor(None, writer.write_only, batch)
+            writer.hash_only(batch)
         await loop.run_in_executor(None, writer.flush)
     finally:
         if pending is not None:
-            with contextlib.suppress(Exception):
-                await pending
+            for future in pending:
+                with contextlib.suppress(Exception):
+                    await future
     return written

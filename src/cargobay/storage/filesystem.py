@@ -68,6 +68,16 @@ class FilesystemBlobWriter:
             self._hasher.update(data)
         self._size += len(data)
 
+    def write_only(self, chunks: list[bytes]) -> None:
+        """Write without hashing; pair with `hash_only` on another thread to use two cores."""
+        self._file.writelines(chunks)
+        self._size += sum(len(c) for c in chunks)
+
+    def hash_only(self, chunks: list[bytes]) -> None:
+        if self._hasher is not None:
+            for chunk in chunks:
+                self._hasher.update(chunk)
+
     def flush(self) -> None:
         self._file.flush()
 
