@@ -34,9 +34,6 @@ class ErrorCode(Enum):
     # Legacy Docker / distribution codes (optional in the spec).
     TAG_INVALID = _Code(400, "manifest tag did not match URI")
     PAGINATION_NUMBER_INVALID = _Code(400, "invalid number of results requested")
-    # Not in the spec; distribution answers 413 with this shape for oversized manifests.
-    SIZE_TOO_LARGE = _Code(413, "payload too large")
-    RANGE_INVALID = _Code(416, "requested range not satisfiable")
 
     @property
     def status(self) -> int:
