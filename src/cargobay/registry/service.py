@@ -258,7 +258,7 @@ class RegistryService:
 
     async def get_manifest(self, repository: str, reference: str, *, with_content: bool) -> ManifestRow:
         if reference.count(":") == 1 and not is_valid_tag(reference):
-            digest = parse_digest(reference, ErrorCode.MANIFEST_UNKNOWN)
+            digest = parse_digest(reference)
             row = await self.metadata.manifest_by_digest(repository, str(digest), with_content=with_content)
         elif is_valid_tag(reference):
             row = await self.metadata.manifest_by_tag(repository, reference, with_content=with_content)
