@@ -46,6 +46,28 @@ SPEC_CODES = frozenset(
 )
 LEGACY_CODES = frozenset({"TAG_INVALID", "MANIFEST_UNVERIFIED", "PAGINATION_NUMBER_INVALID"})
 
+# The statuses each code may come with: the spec's table, plus 416 for upload range errors
+# (the spec answers an out-of-order chunk with 416) and 413 for an oversized manifest.
+CODE_STATUSES: dict[str, frozenset[int]] = {
+    "BLOB_UNKNOWN": frozenset({404}),
+    "BLOB_UPLOAD_INVALID": frozenset({400, 416}),
+    "BLOB_UPLOAD_UNKNOWN": frozenset({404}),
+    "DIGEST_INVALID": frozenset({400}),
+    "MANIFEST_BLOB_UNKNOWN": frozenset({400}),
+    "MANIFEST_INVALID": frozenset({400, 413}),
+    "MANIFEST_UNKNOWN": frozenset({404}),
+    "NAME_INVALID": frozenset({400}),
+    "NAME_UNKNOWN": frozenset({404}),
+    "SIZE_INVALID": frozenset({400, 416}),
+    "UNAUTHORIZED": frozenset({401}),
+    "DENIED": frozenset({403}),
+    "UNSUPPORTED": frozenset({400, 405}),
+    "TOOMANYREQUESTS": frozenset({429}),
+    "TAG_INVALID": frozenset({400}),
+    "MANIFEST_UNVERIFIED": frozenset({400}),
+    "PAGINATION_NUMBER_INVALID": frozenset({400}),
+}
+
 
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
@@ -99,6 +121,7 @@ def expect_error(resp: Resp, status: int | tuple[int, ...], *codes: str) -> None
     found = resp.codes()
     for code in found:
         assert code in SPEC_CODES | LEGACY_CODES, f"{code} is not a distribution-spec error code: {resp}"
+        assert resp.status in CODE_STATUSES[code], f"{code} does not go with status {resp.status}: {resp}"
     if codes:
         assert found[0] in codes, resp
 
