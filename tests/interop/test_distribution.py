@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.interop
 MakeImage = Callable[..., OciImage]
 PLATFORMS = ["linux/amd64", "linux/arm64"]
 
-KINDS = {
+KINDS: dict[str, dict[str, Any]] = {
     "oci-image": {"media": "oci", "platforms": None},
     "oci-index": {"media": "oci", "platforms": PLATFORMS},
     "docker-image": {"media": "docker", "platforms": None},

@@ -66,11 +66,12 @@ def require_binary(name: str) -> str:
     found = find_binary(name)
     if found is None:
         package = PACKAGES.get(name, name)
-        how = (
-            "install failed"
-            if os.geteuid() == 0 and not os.environ.get("CARGOBAY_TEST_NO_INSTALL")
-            else "not root, cannot install"
-        )
+        if os.environ.get("CARGOBAY_TEST_NO_INSTALL"):
+            how = "not installed by scripts/test"
+        elif os.geteuid() != 0:
+            how = "not root, cannot install"
+        else:
+            how = "apt-get install failed"
         pytest.skip(f"{name} not found ({how}); install the Debian package {package!r} to run this test")
     return found
 
