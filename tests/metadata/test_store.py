@@ -95,10 +95,12 @@ async def test_tags_and_catalog_are_in_byte_order_with_paging(store: MetadataSto
 async def test_referrers_by_subject_and_artifact_type(store: MetadataStore) -> None:
     await store.put_manifest("a/one", manifest(M1, subject=D1), [])
     await store.put_manifest("a/one", manifest(M2, subject=D1), [])
-    rows = await store.referrers("a/one", D1, None)
+    rows = await store.referrers("a/one", D1, None, limit=10)
     assert [r.digest for r in rows] == [M1, M2]
-    assert await store.referrers("a/one", D1, "application/other") == []
-    assert await store.referrers("a/two", D1, None) == []
+    assert await store.referrers("a/one", D1, "application/other", limit=10) == []
+    assert [r.digest for r in await store.referrers("a/one", D1, None, limit=10, after=M1)] == [M2]
+    assert [r.digest for r in await store.referrers("a/one", D1, None, limit=1)] == [M1]
+    assert await store.referrers("a/two", D1, None, limit=10) == []
 
 
 async def test_upload_offsets_move_only_from_the_expected_size(store: MetadataStore) -> None:

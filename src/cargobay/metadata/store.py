@@ -281,7 +281,16 @@ class MetadataStore:
             return None
         return [r[0] for r in found]
 
-    async def referrers(self, repository: str, subject: str, artifact_type: str | None) -> list[ReferrerRow]:
+    async def referrers(
+        self,
+        repository: str,
+        subject: str,
+        artifact_type: str | None,
+        *,
+        limit: int,
+        after: str | None = None,
+    ) -> list[ReferrerRow]:
+        """Manifests whose subject is `subject`, oldest first, after the referrer `after` (a digest)."""
         query = (
             select(
                 manifests.c.digest,
@@ -293,9 +302,18 @@ class MetadataStore:
             .select_from(manifests.join(repositories, repositories.c.id == manifests.c.repository_id))
             .where(repositories.c.name == repository, manifests.c.subject_digest == subject)
             .order_by(manifests.c.id)
+            .limit(limit)
         )
         if artifact_type is not None:
             query = query.where(manifests.c.artifact_type == artifact_type)
+        if after is not None:
+            previous = manifests.alias("previous")
+            cursor = (
+                select(previous.c.id)
+                .where(previous.c.repository_id == repositories.c.id, previous.c.digest == after)
+                .scalar_subquery()
+            )
+            query = query.where(manifests.c.id > func.coalesce(cursor, 0))
         async with self.engines.reader.connect() as conn:
             return [ReferrerRow(*r) for r in await conn.execute(query)]
 

@@ -354,8 +354,15 @@ class RegistryService:
         found = await self.metadata.catalog(page.limit + 1, page.last)
         return found[: page.limit], len(found) > page.limit
 
-    async def referrers(self, repository: str, subject: Digest, artifact_type: str | None) -> bytes:
-        rows = await self.metadata.referrers(repository, str(subject), artifact_type)
+    async def referrers(
+        self, repository: str, subject: Digest, artifact_type: str | None, page: Page
+    ) -> tuple[bytes, str | None]:
+        """The referrers index, and the digest to continue after when more follow."""
+        rows = await self.metadata.referrers(
+            repository, str(subject), artifact_type, limit=page.limit + 1, after=page.last
+        )
+        more = len(rows) > page.limit
+        rows = rows[: page.limit]
         descriptors = []
         for row in rows:
             descriptor: dict[str, Any] = {"mediaType": row.media_type, "digest": row.digest, "size": row.size}
@@ -367,7 +374,8 @@ class RegistryService:
                     descriptor["annotations"] = annotations
             descriptors.append(descriptor)
         index = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": descriptors}
-        return json.dumps(index, separators=(",", ":")).encode()
+        body = json.dumps(index, separators=(",", ":")).encode()
+        return body, (rows[-1].digest if more and rows else None)
 
 
 def _valid_upload_id(upload_id: str) -> bool:

@@ -28,6 +28,7 @@ _ROUTES: list[tuple[re.Pattern[str], str]] = [
 _CONTENT_RANGE = re.compile(r"([0-9]{1,19})-([0-9]{1,19})")
 _TAGS_DEFAULT_PAGE = 1000
 _CATALOG_DEFAULT_PAGE = 100
+_REFERRERS_DEFAULT_PAGE = 1000
 
 
 def _headers(**extra: str) -> dict[str, str]:
@@ -291,14 +292,28 @@ class V2Api:
         return web.json_response({"repositories": found}, headers=headers)
 
     async def referrers(self, request: web.Request, name: str, arg: str) -> web.StreamResponse:
-        if request.method != "GET":
+        if request.method not in ("GET", "HEAD"):
             raise _unsupported()
         subject = parse_digest(arg)
-        artifact_type = request.rel_url.query.get("artifactType")
-        body = await self.service.referrers(name, subject, artifact_type)
+        query = request.rel_url.query
+        artifact_type = query.get("artifactType")
+        page = parse_page(
+            query.get("n"),
+            query.get("last"),
+            default=_REFERRERS_DEFAULT_PAGE,
+            maximum=_REFERRERS_DEFAULT_PAGE,
+        )
+        if page.last is not None:
+            parse_digest(page.last)
+        body, continue_after = await self.service.referrers(name, subject, artifact_type, page)
         headers = _headers()
         if artifact_type is not None:
             headers["OCI-Filters-Applied"] = "artifactType"
+        if continue_after is not None:
+            params = {"n": page.limit, "last": continue_after}
+            if artifact_type is not None:
+                params["artifactType"] = artifact_type
+            headers["Link"] = f'</v2/{name}/referrers/{subject}?{urlencode(params)}>; rel="next"'
         return web.Response(body=body, content_type=mt.OCI_INDEX, headers=headers)
 
 
