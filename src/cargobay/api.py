@@ -203,6 +203,18 @@ def _store(store: LocalStore | None) -> LocalStore:
     return LocalStore.open_default()
 
 
+def _retry_delay(value: float | None) -> float:
+    """Seconds before the first retry of a broken transfer (then 2x, 3x…); env CARGOBAY_RETRY_DELAY."""
+    if value is not None:
+        return value
+    import os
+
+    try:
+        return max(0.0, float(os.environ.get("CARGOBAY_RETRY_DELAY", "1")))
+    except ValueError:
+        return 1.0
+
+
 def _platform(platform: str | Platform | None) -> Platform:
     from cargobay.image import platforms
 
@@ -226,7 +238,7 @@ async def pull(
     all_tags: bool = False,
     emit: Emit = _ignore,
     store: LocalStore | None = None,
-    retry_delay: float = 1.0,
+    retry_delay: float | None = None,
 ) -> list[PullResult]:
     """docker pull NAME[:TAG|@DIGEST] into the local store; `all_tags` pulls every tag."""
     with _errors():
@@ -264,7 +276,7 @@ async def _pull_one(
     ref: Reference,
     wanted: Platform,
     emit: Emit,
-    retry_delay: float,
+    retry_delay: float | None,
     config: ClientConfig,
     quiet_status: bool,
 ) -> PullResult:
@@ -284,7 +296,7 @@ async def _pull_one(
     if all(_has_image(local, image) for image in resolved[2]):
         progress = _silent  # docker prints no layer lines when the image is already here
     with _errors(ref, pulling=True):
-        result = await copy_image(src, dst, resolved=resolved, progress=progress, retry_delay=retry_delay)
+        result = await copy_image(src, dst, resolved=resolved, progress=progress, retry_delay=_retry_delay(retry_delay))
     emit(Message(f"Digest: {source_top.digest}"))
     updated = not (before is not None and before.digest == source_top.digest and result.blobs_copied == 0)
     if not quiet_status:
@@ -314,7 +326,7 @@ async def push(
     all_tags: bool = False,
     emit: Emit = _ignore,
     store: LocalStore | None = None,
-    retry_delay: float = 1.0,
+    retry_delay: float | None = None,
 ) -> list[PushResult]:
     """docker push NAME[:TAG]; `all_tags` pushes every local tag of the repository."""
     with _errors():
@@ -356,7 +368,7 @@ async def _push_one(
     local: LocalStore,
     ref: Reference,
     emit: Emit,
-    retry_delay: float,
+    retry_delay: float | None,
     config: ClientConfig,
 ) -> PushResult:
     from cargobay.image.copy import copy_image, resolve
@@ -375,7 +387,7 @@ async def _push_one(
             resolved=resolved,
             progress=progress,
             mount_candidates=lambda d: candidates.get(d.digest, []),
-            retry_delay=retry_delay,
+            retry_delay=_retry_delay(retry_delay),
         )
     top = result.manifest
     emit(Message(f"{ref.tag}: digest: {top.digest} size: {len(top.raw)}"))
@@ -471,7 +483,7 @@ async def copy(
     platform: str | Platform | None = None,
     emit: Emit = _ignore,
     store: LocalStore | None = None,
-    retry_delay: float = 1.0,
+    retry_delay: float | None = None,
 ) -> CopyOutcome:
     """skopeo-like copy between `docker://`, `oci:`, `docker-archive:` and the local store."""
     from cargobay.image.copy import copy_image, resolve
@@ -496,7 +508,7 @@ async def copy(
                 dst,
                 resolved=resolved,
                 progress=_CopyLines(emit),
-                retry_delay=retry_delay,
+                retry_delay=_retry_delay(retry_delay),
             )
         is_list = result.manifest.parse().is_index
         emit(
