@@ -78,7 +78,7 @@ def test_parse_without_normalisation() -> None:
     with pytest.raises(InvalidReference, match="must have at least one component"):
         parse("")
     with pytest.raises(
-        InvalidReference, match="^invalid reference format: repository name must be lowercase$"
+        InvalidReference, match=r"^invalid reference format: repository name must be lowercase$"
     ):
         parse("Foo")
 
