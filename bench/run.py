@@ -354,9 +354,15 @@ def other_load_generators() -> list[str]:
 
 
 def run_regbench(
-    args: argparse.Namespace, regbench: Path, hub: Server, dist: Server | None, workdir: Path
-) -> dict[str, Any] | None:
-    """Run regbench as a child (its output goes to ours); returns its JSON, or None."""
+    args: argparse.Namespace,
+    regbench: Path,
+    hub: Server,
+    dist: Server | None,
+    workdir: Path,
+    result: dict[str, Any],
+) -> None:
+    """Run regbench as a child (its output goes to ours); its JSON goes to result["regbench"]
+    (None when it wrote none), also when interrupted (regbench then reports what it has)."""
     out = workdir / "regbench.json"
     argv = [
         sys.executable,
@@ -385,6 +391,8 @@ def run_regbench(
     proc = subprocess.Popen(argv)
     try:
         code = proc.wait()
+        if code not in (0, 1):  # 1: finished, with errors in some section (listed in the JSON)
+            log(f"regbench exited with code {code}")
     except BaseException:
         # Ctrl-C reaches regbench too when run from a terminal; SIGTERM does not.  Either way
         # give it a moment to write its partial report, then make sure it is gone.
@@ -396,12 +404,8 @@ def run_regbench(
             proc.kill()
             proc.wait()
         raise
-    if code not in (0, 1):  # 1: finished, with errors in some section (listed in the JSON)
-        log(f"regbench exited with code {code}")
-    if not out.exists():
-        return None
-    result: dict[str, Any] = json.loads(out.read_text())
-    return result
+    finally:
+        result["regbench"] = json.loads(out.read_text()) if out.exists() else None
 
 
 # --------------------------------------------------------------------------- summary of targets
@@ -553,6 +557,8 @@ def client_rows(client: dict[str, Any]) -> list[Row]:
 
 
 def print_table(title: str, header: Sequence[str], rows: list[Row], markdown: bool, out: TextIO) -> None:
+    if not rows:
+        return
     cells = [[r.title, r.unit, r.ours, r.theirs, r.ratio, r.target, r.verdict, r.cpu] for r in rows]
     if markdown:
         print(f"\n**{title}**\n", file=out)
@@ -1024,7 +1030,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if dist is not None:
                 dist.start()
             if not args.client_only:
-                result["regbench"] = run_regbench(args, regbench, hub, dist, workdir)
+                run_regbench(args, regbench, hub, dist, workdir, result)
             if args.client:
                 if args.client_registry == "distribution" and dist is None:
                     raise BenchFailure("--client-registry distribution needs the distribution registry")
