@@ -70,7 +70,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     if os.environ.get("CARGOBAY_TEST_HUB") == "distribution":
         server = start_distribution(require_binary("docker-registry"), base)
     else:
-        server = _start_hub(base, workers=2)
+        # access log on: a failing test's report shows the requests the hub saw (see above)
+        server = _start_hub(base, workers=2, env={"CARGOBAY_ACCESS_LOG": "true"})
     yield server
     server.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from support.checks import assert_copy_identical, assert_registry_has, copy_back, inspect_raw, list_tags
 from support.http import request
 from support.images import Layout, OciImage
+from support.servers import Hub
 from support.tools import Skopeo
 
 pytestmark = pytest.mark.interop
@@ -169,3 +171,59 @@ def test_delete_multi_arch_index(
     assert result.returncode != 0
     assert "manifest unknown" in result.stderr.lower()
     assert request("GET", f"http://{hub_url}/v2/{repo_name}/manifests/{image.digest}").status == 404
+
+
+def test_large_layer_round_trip(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str
+) -> None:
+    # 8 MiB of random data: many reads/writes per request, beyond any single buffer
+    image = make_oci_image(tmp_path, layers=1, layer_size=8 * 1024 * 1024, tag="big")
+
+    skopeo("copy", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{repo_name}:big")
+
+    assert_registry_has(skopeo, hub_url, repo_name, "big", image)
+    back = copy_back(skopeo, hub_url, f"{repo_name}:big", image, tmp_path / "back")
+    assert_copy_identical(image, back)
+
+
+def test_concurrent_pushes_of_one_image(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str
+) -> None:
+    # four skopeo processes push the same blobs at once, to one repository and to others;
+    # the hub's two worker processes take the requests in parallel
+    image = make_oci_image(tmp_path, layers=3, layer_size=200_000, platforms=PLATFORMS)
+    targets = [f"{repo_name}:same-a", f"{repo_name}:same-b", f"{repo_name}/x:1", f"{repo_name}/y:1"]
+    processes = [
+        subprocess.Popen(
+            skopeo.command(
+                "copy", "--all", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{target}"
+            ),
+            env=skopeo.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for target in targets
+    ]
+    for target, process in zip(targets, processes, strict=True):
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, f"pushing {target} failed:\n{err.decode(errors='replace')}"
+
+    for target in targets:
+        repository, tag = target.rsplit(":", 1)
+        assert_registry_has(skopeo, hub_url, repository, tag, image)
+
+
+def test_delete_refused_when_disabled(
+    start_hub: Callable[..., Hub], skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path
+) -> None:
+    hub = start_hub(config={"delete_enabled": False}, workers=1)
+    image = make_oci_image(tmp_path, layers=1)
+    skopeo("copy", "--dest-tls-verify=false", image.ref, f"docker://{hub.url}/lib/app:1")
+
+    result = skopeo("delete", "--tls-verify=false", f"docker://{hub.url}/lib/app:1", check=False)
+
+    assert result.returncode != 0
+    response = request("DELETE", f"http://{hub.url}/v2/lib/app/manifests/{image.digest}")
+    assert response.status in (400, 405)
+    assert_registry_has(skopeo, hub.url, "lib/app", "1", image)
