@@ -272,3 +272,73 @@ def send_partial(address: str, head: bytes, body_part: bytes) -> socket.socket:
     sock = socket.create_connection((host, int(port)), timeout=10)
     sock.sendall(head + body_part)
     return sock
+
+
+def server_pid_of(
+    client_sock: socket.socket, server_port: int, candidates: list[int] | None = None
+) -> int | None:
+    """The pid of the process (among `candidates`, default all) holding the server end of a loopback connection."""
+    client_port = client_sock.getsockname()[1]
+    local = f"0100007F:{server_port:04X}"
+    remote = f"0100007F:{client_port:04X}"
+    inode = None
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == local and fields[2] == remote:
+                inode = fields[9]
+                break
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for entry in [str(pid) for pid in candidates] if candidates else os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                if os.readlink(f"/proc/{entry}/fd/{fd}") == target:
+                    return int(entry)
+        except OSError:
+            continue
+    return None
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (the hub's workers)."""
+    children: list[int] = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                children.append(int(entry))
+    return children
+
+
+def request_on_worker(
+    address: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    workers: list[int] | None = None,
+) -> tuple[Resp, int | None]:
+    """One request on a new connection; also returns the pid of the worker that answered it."""
+    host, port = address.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        all_headers = dict(headers or {})
+        if body is None and method in ("POST", "PUT", "PATCH"):
+            all_headers.setdefault("Content-Length", "0")
+        conn.request(method, path, body=body, headers=all_headers)
+        response = conn.getresponse()
+        data = response.read()
+        resp = Resp(response.status, {k.lower(): v for k, v in response.getheaders()}, data, method, path)
+        # keep-alive: the worker still holds its end of the connection
+        pid = server_pid_of(conn.sock, int(port), workers) if conn.sock is not None else None
+        return resp, pid
+    finally:
+        conn.close()
