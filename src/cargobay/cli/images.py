@@ -340,8 +340,34 @@ def images(
     rows: list[ImageRow] = []
     for record, refs in selected:
         rows.extend(image_rows(record, refs, digests, not no_trunc, now))
-    try:
-        text = render.format_rows(fmt, rows, IMAGE_HEADERS)
-    except render.TemplateError as exc:
-        raise CliError(str(exc)) from None
+    fast = FAST_FORMATS.get(fmt)
+    if fast is not None:
+        # The default layouts, rendered without going through the template evaluator.
+        header, fields = fast
+        cells = [[_cell(row, f) for f in fields] for row in rows]
+        text = render.table(header, cells) if header else "".join(c[0] + "\n" for c in cells)
+    else:
+        try:
+            text = render.format_rows(fmt, rows, IMAGE_HEADERS)
+        except render.TemplateError as exc:
+            raise CliError(str(exc)) from None
     click.echo(text, nl=False)
+
+
+def _cell(row: ImageRow, field: str) -> str:
+    if field == "CreatedSince":
+        return str(row.get(field)) or "N/A"
+    return str(row.get(field))
+
+
+FAST_FORMATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    DEFAULT_TABLE: (
+        ("REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"),
+        ("Repository", "Tag", "ID", "CreatedSince", "Size"),
+    ),
+    DIGEST_TABLE: (
+        ("REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"),
+        ("Repository", "Tag", "Digest", "ID", "CreatedSince", "Size"),
+    ),
+    QUIET_FORMAT: ((), ("ID",)),
+}

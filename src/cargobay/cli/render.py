@@ -397,17 +397,23 @@ HEADER_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "pad": lambda v, a, b: v,
 }
 
-_TOKEN = re.compile(
-    r"""\s*(?:
+_TOKEN_PATTERN = r"""\s*(?:
         (?P<str>"(?:[^"\\]|\\.)*")
       | (?P<raw>`[^`]*`)
       | (?P<num>-?\d+(?:\.\d+)?)
       | (?P<field>(?:\$[A-Za-z0-9_]*)?(?:\.[A-Za-z_][A-Za-z0-9_]*)+|\.|\$[A-Za-z0-9_]*)
       | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
       | (?P<punct>[|()]|:=|=)
-    )""",
-    re.VERBOSE,
-)
+    )"""
+_token_re: re.Pattern[str] | None = None
+
+
+def _token() -> re.Pattern[str]:
+    # Compiled on first use: listing with the default table never needs it.
+    global _token_re
+    if _token_re is None:
+        _token_re = re.compile(_TOKEN_PATTERN, re.VERBOSE)
+    return _token_re
 
 
 def _lex_action(text: str) -> list[tuple[str, str]]:
@@ -415,7 +421,7 @@ def _lex_action(text: str) -> list[tuple[str, str]]:
     pos = 0
     text = text.strip()
     while pos < len(text):
-        match = _TOKEN.match(text, pos)
+        match = _token().match(text, pos)
         if match is None or match.end() == pos:
             raise TemplateError(f"unexpected {text[pos : pos + 10]!r} in command")
         kind = match.lastgroup or ""

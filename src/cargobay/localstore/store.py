@@ -7,6 +7,8 @@ Layout under the root (`$CARGOBAY_HOME`, default `$XDG_DATA_HOME/cargobay`)::
     blobs/sha256/<hex>       manifests, indexes, configs and layers, byte for byte as pulled
     uploads/<session>        partial blobs being written (FilesystemBlobStore)
     cargobay.lock            exclusive fcntl lock taken by every mutation
+    listing.json             derived: what `images()` returns, trusted only while index.json is
+                             the very file it was computed from (inode, size, mtime)
 
 Every entry of `index.json` is the descriptor a reference points to (an image manifest, or an image
 index for a multi-arch tag), annotated with:
@@ -33,6 +35,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -46,7 +49,7 @@ from cargobay.oci.manifest import Descriptor, InvalidManifest, Platform, parse_m
 from cargobay.oci.reference import IDENTIFIER_RE, InvalidReference, Reference, parse_normalized
 from cargobay.storage.filesystem import FilesystemBlobStore
 
-from .timeutil import now_timestamp, parse_rfc3339
+from .timeutil import Timestamp, now_timestamp, parse_rfc3339
 
 REF_NAME = "org.opencontainers.image.ref.name"
 ANNOTATION_ID = "io.cargobay.image.id"
@@ -58,9 +61,27 @@ _OURS = (REF_NAME, ANNOTATION_ID, ANNOTATION_MANIFEST, ANNOTATION_CACHE, ANNOTAT
 LOCK_NAME = "cargobay.lock"
 INDEX_NAME = "index.json"
 LAYOUT_NAME = "oci-layout"
+LISTING_NAME = "listing.json"
 DEFAULT_GC_GRACE = 3600.0  # unreferenced blobs younger than this may belong to a pull in progress
 
 _HEX = frozenset("0123456789abcdef")
+_DIGEST_RE = re.compile(r"(sha256):([0-9a-f]{64})|(sha512):([0-9a-f]{128})")
+_DIGESTS: dict[str, Digest] = {}
+
+
+def _digest(text: str) -> Digest:
+    """Digest.parse with a fast path for the sha256/sha512 digests the index is full of."""
+    found = _DIGESTS.get(text)
+    if found is not None:
+        return found
+    match = _DIGEST_RE.fullmatch(text)
+    if match is None:
+        return Digest.parse(text)  # raises InvalidDigest with the precise reason
+    digest = (
+        Digest(match.group(1), match.group(2)) if match.group(1) else Digest(match.group(3), match.group(4))
+    )
+    _DIGESTS[text] = digest
+    return digest
 
 
 class StoreError(Exception):
@@ -114,14 +135,14 @@ class ImageInfo:
             m = doc["manifest"]
             manifest = Descriptor(
                 m["mediaType"],
-                Digest.parse(m["digest"]),
+                _digest(m["digest"]),
                 int(m["size"]),
                 platform=Platform.from_json(m.get("platform")),
             )
             platform = Platform.parse(doc["platform"]) if doc.get("platform") else None
             labels = doc.get("labels") or {}
             return cls(
-                Digest.parse(image_id),
+                _digest(image_id),
                 manifest,
                 str(doc.get("created", "")),
                 int(doc.get("size", 0)),
@@ -146,7 +167,7 @@ class Entry:
     def is_tag(self) -> bool:
         return self.ref is not None and self.ref.digest is None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, with_cache: bool = True) -> dict[str, Any]:
         annotations = {k: v for k, v in self.descriptor.annotations.items() if k not in _OURS}
         if self.ref is not None:
             annotations[REF_NAME] = str(self.ref)
@@ -156,7 +177,8 @@ class Entry:
             annotations[ANNOTATION_ID] = str(self.info.id)
             if self.info.manifest.digest != self.descriptor.digest:
                 annotations[ANNOTATION_MANIFEST] = str(self.info.manifest.digest)
-            annotations[ANNOTATION_CACHE] = self.info.to_cache()
+            if with_cache:
+                annotations[ANNOTATION_CACHE] = self.info.to_cache()
         if self.tagged:
             annotations[ANNOTATION_TAGGED] = self.tagged
         doc = Descriptor(
@@ -184,6 +206,7 @@ class ImageRecord:
     labels: dict[str, str]
     references: tuple[Reference, ...]  # canonical; sorted like docker's reference store
     last_tag_time: str
+    created_stamp: Timestamp | None = None  # `created`, parsed
 
     @property
     def config_digest(self) -> Digest:
@@ -191,14 +214,12 @@ class ImageRecord:
 
     @property
     def created_ts(self) -> float | None:
-        stamp = parse_rfc3339(self.created) if self.created else None
-        return stamp.unix if stamp else None
+        return self.created_stamp.unix if self.created_stamp else None
 
     @property
     def created_seconds(self) -> int:
         """Whole Unix seconds, as the docker API reports `Created` (0 when unknown)."""
-        stamp = parse_rfc3339(self.created) if self.created else None
-        return stamp.seconds if stamp else 0
+        return self.created_stamp.seconds if self.created_stamp else 0
 
     @property
     def tag_references(self) -> list[Reference]:
@@ -365,57 +386,68 @@ class LocalStore:
     # ------------------------------------------------------------------------- entries
     def _entries(self, doc: dict[str, Any] | None = None) -> list[Entry]:
         doc = doc if doc is not None else self._read_index()
+        # The cached image info is written on one entry per image; the others name the image ID.
+        infos: dict[str, ImageInfo] = {}
+        for item in doc["manifests"]:
+            annotations = item.get("annotations") if isinstance(item, dict) else None
+            if isinstance(annotations, dict):
+                image_id, cache = annotations.get(ANNOTATION_ID), annotations.get(ANNOTATION_CACHE)
+                if isinstance(image_id, str) and isinstance(cache, str) and image_id not in infos:
+                    info = ImageInfo.from_cache(image_id, cache)
+                    if info is not None:
+                        infos[image_id] = info
         out: list[Entry] = []
         for item in doc["manifests"]:
-            entry = self._entry_from_json(item)
+            entry = self._entry_from_json(item, infos)
             if entry is not None:
                 out.append(entry)
         return out
 
-    def _entry_from_json(self, item: Any) -> Entry | None:
+    def _entry_from_json(self, item: Any, infos: dict[str, ImageInfo]) -> Entry | None:
         if not isinstance(item, dict):
             return None
+        raw_annotations = item.get("annotations") or {}
+        if not isinstance(raw_annotations, dict):
+            raw_annotations = {}
         try:
-            digest = Digest.parse(str(item.get("digest")))
-            annotations = item.get("annotations") or {}
-            annotations = (
-                {str(k): str(v) for k, v in annotations.items()} if isinstance(annotations, dict) else {}
+            digest = _digest(str(item.get("digest")))
+            media_type = str(item.get("mediaType", ""))
+            size = int(item.get("size", 0))
+            own = (
+                {str(k): str(v) for k, v in raw_annotations.items() if k not in _OURS}
+                if raw_annotations
+                else {}
             )
+            urls = item.get("urls")
+            artifact_type = item.get("artifactType")
+            platform = item.get("platform")
             descriptor = Descriptor(
-                str(item.get("mediaType", "")),
+                media_type,
                 digest,
-                int(item.get("size", 0)),
-                tuple(item.get("urls") or ()),
-                annotations,
-                item.get("artifactType") if isinstance(item.get("artifactType"), str) else None,
-                Platform.from_json(item.get("platform")),
+                size,
+                tuple(urls) if isinstance(urls, list) else (),
+                own,
+                artifact_type if isinstance(artifact_type, str) else None,
+                Platform.from_json(platform) if platform is not None else None,
             )
         except (InvalidDigest, ValueError, TypeError):
             return None
         ref: Reference | None = None
         foreign: str | None = None
-        name = annotations.get(REF_NAME)
-        if name:
+        name = raw_annotations.get(REF_NAME)
+        if isinstance(name, str) and name:
             try:
                 ref = _as_ref(name)
             except InvalidReference:
                 foreign = name
-        info: ImageInfo | None = None
-        image_id = annotations.get(ANNOTATION_ID)
-        cache = annotations.get(ANNOTATION_CACHE)
-        if image_id and cache:
-            info = ImageInfo.from_cache(image_id, cache)
-        if info is None and descriptor.media_type in mt.MANIFEST_TYPES:
+        image_id = raw_annotations.get(ANNOTATION_ID)
+        info = infos.get(image_id) if isinstance(image_id, str) else None
+        if info is None and media_type in mt.MANIFEST_TYPES:
             with contextlib.suppress(StoreError, OSError, InvalidManifest, ValueError):
-                selected = annotations.get(ANNOTATION_MANIFEST)
-                info = self._compute_info(descriptor, Digest.parse(selected) if selected else None)
-        tagged = annotations.get(ANNOTATION_TAGGED, "")
-        own = {k: v for k, v in annotations.items() if k not in _OURS}
-        descriptor = Descriptor(
-            descriptor.media_type, descriptor.digest, descriptor.size, descriptor.urls, own,
-            descriptor.artifact_type, descriptor.platform,
-        )  # fmt: skip
-        return Entry(descriptor, ref, info, tagged, foreign)
+                selected = raw_annotations.get(ANNOTATION_MANIFEST)
+                info = self._compute_info(descriptor, Digest.parse(str(selected)) if selected else None)
+        tagged = raw_annotations.get(ANNOTATION_TAGGED, "")
+        return Entry(descriptor, ref, info, str(tagged), foreign)
 
     def _compute_info(self, descriptor: Descriptor, selected: Digest | None = None) -> ImageInfo:
         """Read the manifest (selecting a platform from an index) and the config."""
@@ -506,14 +538,64 @@ class LocalStore:
                 labels=info.labels,
                 references=tuple(refs),
                 last_tag_time=max((e.tagged for e in group), default=""),
+                created_stamp=parse_rfc3339(info.created) if info.created else None,
             )
         return records
 
     def images(self) -> list[ImageRecord]:
         """Every image, newest first (by config `created`, then ID)."""
-        records = list(self._records(self._entries()).values())
+        records = self._read_listing()
+        if records is None:
+            records = list(self._records(self._entries()).values())
         records.sort(key=lambda r: (r.created_ts or 0.0, r.id.encoded), reverse=True)
         return records
+
+    # The listing: a side file with exactly what `images()` returns, written after every index
+    # write under the lock, and trusted only while index.json is the file it was made from.
+    def _index_fingerprint(self) -> list[int]:
+        st = os.stat(self._index_path)
+        return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+    def _write_listing(self, entries: list[Entry]) -> None:
+        images = []
+        for r in self._records(entries).values():
+            index = [r.index.media_type, str(r.index.digest), r.index.size] if r.index else None
+            refs = [[x.domain, x.path, x.tag, str(x.digest) if x.digest else None] for x in r.references]
+            m = r.manifest
+            images.append(
+                [str(r.id), [m.media_type, str(m.digest), m.size], index, r.created, r.size,
+                 str(r.platform) if r.platform else None, r.labels, r.last_tag_time, refs]
+            )  # fmt: skip
+        doc = {"version": 1, "index": self._index_fingerprint(), "images": images}
+        self._write_atomic(self.root / LISTING_NAME, json.dumps(doc, separators=(",", ":")).encode())
+
+    def _read_listing(self) -> list[ImageRecord] | None:
+        try:
+            with open(self.root / LISTING_NAME, "rb") as f:
+                doc = json.loads(f.read())
+            if doc.get("version") != 1 or doc.get("index") != self._index_fingerprint():
+                return None
+            out: list[ImageRecord] = []
+            for image_id, m, index, created, size, platform, labels, tagged, refs in doc["images"]:
+                out.append(
+                    ImageRecord(
+                        id=_digest(image_id),
+                        manifest=Descriptor(m[0], _digest(m[1]), int(m[2])),
+                        index=Descriptor(index[0], _digest(index[1]), int(index[2])) if index else None,
+                        created=created,
+                        size=int(size),
+                        platform=Platform.parse(platform) if platform else None,
+                        labels=labels,
+                        references=tuple(
+                            Reference(d, p, t, _digest(g) if g else None) for d, p, t, g in refs
+                        ),
+                        last_tag_time=tagged,
+                        created_stamp=parse_rfc3339(created) if created else None,
+                    )
+                )
+            return out
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
 
     def get_reference(self, reference: str | Reference) -> Descriptor | None:
         """The descriptor stored for exactly this reference (tag default `latest`), or None."""
@@ -590,6 +672,31 @@ class LocalStore:
             self._save(doc, entries)
             return self._records(entries)[info.id]
 
+    def add_references(
+        self, items: Iterable[tuple[str | Reference, Descriptor]], *, digest_reference: bool = True
+    ) -> None:
+        """`add_reference` for many references at once: one lock, one index write (load, bulk import)."""
+        with self.lock():
+            doc = self._read_index()
+            entries = self._entries(doc)
+            infos: dict[Digest, ImageInfo] = {}
+            tagged = now_timestamp().rfc3339nano()
+            for reference, descriptor in items:
+                ref = _as_ref(reference)
+                if ref.digest is not None and ref.digest != descriptor.digest:
+                    raise StoreError(f"reference {ref} does not match the digest {descriptor.digest}")
+                info = infos.get(descriptor.digest)
+                if info is None:
+                    info = infos[descriptor.digest] = self._compute_info(descriptor)
+                    self._check_complete(info, descriptor)
+                plain = Descriptor(descriptor.media_type, descriptor.digest, descriptor.size, descriptor.urls)
+                refs = [ref]
+                if digest_reference and ref.digest is None:
+                    refs.append(ref.with_digest(descriptor.digest))
+                for each in refs:
+                    entries = _set_reference(entries, each, Entry(plain, each, info, tagged))
+            self._save(doc, entries)
+
     def tag(self, source: str, target: str | Reference) -> ImageRecord:
         """docker tag: point the tag `target` at the image `source` resolves to."""
         target_ref = target if isinstance(target, Reference) else parse_normalized(target)
@@ -612,8 +719,16 @@ class LocalStore:
 
     def _save(self, doc: dict[str, Any], entries: list[Entry]) -> None:
         # Entries we could not read at all (not descriptors) are dropped; everything else is kept.
-        doc["manifests"] = [e.to_json() for e in entries]
+        cached: set[Digest] = set()
+        manifests = []
+        for entry in entries:
+            first = entry.info is not None and entry.info.id not in cached
+            if entry.info is not None:
+                cached.add(entry.info.id)
+            manifests.append(entry.to_json(with_cache=first))
+        doc["manifests"] = manifests
         self._write_index(doc)
+        self._write_listing(entries)
 
     def remove(self, reference_or_id: str, *, force: bool = False) -> RemoveResult:
         """docker rmi for one argument: untag, and delete the image when nothing refers to it."""
@@ -784,6 +899,14 @@ class LocalStore:
 
 
 def _as_ref(reference: str | Reference) -> Reference:
+    if isinstance(reference, str) and "@" in reference:
+        # Parse the name alone and the digest with the fast digest parser.
+        name, _, digest = reference.partition("@")
+        named = parse_normalized(name)
+        try:
+            return named.with_digest(_digest(digest))
+        except InvalidDigest:
+            raise InvalidReference("invalid digest format") from None
     ref = reference if isinstance(reference, Reference) else parse_normalized(reference)
     if not ref.domain:
         ref = parse_normalized(str(ref))
