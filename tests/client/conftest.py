@@ -178,6 +178,7 @@ class RegistryProxy:
         self.token_requests: list[dict[str, Any]] = []
         self.tokens: dict[str, tuple[str, set[str]]] = {}  # token -> (user, granted scopes)
         self.cut_done: set[str] = set()
+        self.stopping = False
         self.url = ""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -203,6 +204,8 @@ class RegistryProxy:
         self._session = aiohttp.ClientSession(auto_decompress=False)
 
     def stop(self) -> None:
+        self.stopping = True
+
         async def _stop() -> None:
             if self._session is not None:
                 await self._session.close()
@@ -332,7 +335,9 @@ class RegistryProxy:
             return response
         if stall is not None and len(data) > stall:
             await response.write(data[:stall])
-            await asyncio.sleep(3600)
+            while self.options.stall_blob_after is not None and not self.stopping:
+                await asyncio.sleep(0.05)
+            return response
         await response.write(data)
         await response.write_eof()
         return response

@@ -58,7 +58,11 @@ def session_name(descriptor: Descriptor, prefix: str = "copy") -> str:
 
 
 class StoreBlobSink:
-    """Writes one blob into a FilesystemBlobStore through a resumable, verifying writer."""
+    """Writes one blob into a FilesystemBlobStore through a resumable, verifying writer.
+
+    The session file is named after the digest, so a transfer that was interrupted (Ctrl-C,
+    a dropped connection, a crash) leaves a prefix of the blob that the next attempt resumes.
+    """
 
     def __init__(self, store: FilesystemBlobStore, descriptor: Descriptor, prefix: str = "copy") -> None:
         self.store = store
@@ -67,28 +71,14 @@ class StoreBlobSink:
             self.session, descriptor.digest.algorithm, append=True
         )
         self.offset = self.writer.size
-        self._pending = bytearray()
 
     async def write(self, data: bytes) -> None:
         assert self.writer is not None
-        self._pending += data
-        if len(self._pending) >= READ_CHUNK:
-            await self._flush()
-
-    async def _flush(self) -> None:
-        if self._pending and self.writer is not None:
-            data = bytes(self._pending)
-            self._pending.clear()
-            self.writer.write(data)  # page-cache writes are fast; no thread, so no race on abort
+        self.writer.write(data)  # page-cache writes are fast; no thread, so no race with abort
 
     async def commit(self, descriptor: Descriptor) -> None:
-        assert self.writer is not None
-        try:
-            await self._flush()
-        except BaseException:
-            await self.abort(keep_partial=False)
-            raise
         writer, self.writer = self.writer, None
+        assert writer is not None
         try:
             await asyncio.to_thread(writer.commit, descriptor.digest, descriptor.size)
         except (DigestMismatch, SizeMismatch) as exc:
@@ -101,20 +91,10 @@ class StoreBlobSink:
         if writer is None:
             return
         if keep_partial:
-            try:
-                await self._flush_into(writer)
-            finally:
-                writer.close()
-        else:
-            self._pending.clear()
-            writer.cancel()
-
-    async def _flush_into(self, writer: FilesystemBlobWriter) -> None:
-        if self._pending:
-            data = bytes(self._pending)
-            self._pending.clear()
-            writer.write(data)
             writer.flush()
+            writer.close()
+        else:
+            writer.cancel()
 
 
 def fsync_write(path: os.PathLike[str] | str, data: bytes) -> None:
