@@ -249,7 +249,7 @@ def test_push_new_layers_and_default_tag(
     cb: Any, seed: Callable[..., Any], distribution_url: str, repo_name: str
 ) -> None:
     seeded = seed(layers=2, layer_size=3000, tag="latest")
-    oci = seeded.image.ref
+    oci = seeded.image.oci_ref
     target = f"{distribution_url}/{repo_name}-fresh"
     cb.run("copy", oci, target, check=True)  # OCI layout → local store
     result = cb.run("push", target, check=True)
@@ -289,8 +289,8 @@ def test_push_all_tags_and_index(
     cb: Any, seed: Callable[..., Any], distribution_url: str, skopeo: Any
 ) -> None:
     multi = seed(layers=1, platforms=["linux/amd64", "linux/arm64"])
-    cb.run("copy", "--all", multi.image.ref, f"{distribution_url}/{multi.repository}-all:one", check=True)
-    cb.run("copy", "--all", multi.image.ref, f"{distribution_url}/{multi.repository}-all:two", check=True)
+    cb.run("copy", "--all", multi.image.oci_ref, f"{distribution_url}/{multi.repository}-all:one", check=True)
+    cb.run("copy", "--all", multi.image.oci_ref, f"{distribution_url}/{multi.repository}-all:two", check=True)
     result = cb.run("push", "-a", f"{distribution_url}/{multi.repository}-all", check=True)
     lines = _lines(result.stdout)
     size = len(multi.image.raw)
