@@ -11,7 +11,7 @@ import pytest
 
 from support.checks import assert_copy_identical, assert_registry_has, copy_back, inspect_raw, list_tags
 from support.http import request
-from support.images import Layout, OciImage
+from support.images import Layout, OciImage, sha256_digest
 from support.servers import Hub
 from support.tools import Skopeo
 
@@ -227,3 +227,104 @@ def test_delete_refused_when_disabled(
     response = request("DELETE", f"http://{hub.url}/v2/lib/app/manifests/{image.digest}")
     assert response.status in (400, 405)
     assert_registry_has(skopeo, hub.url, "lib/app", "1", image)
+
+
+def test_inspect_reports_the_image(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str
+) -> None:
+    image = make_oci_image(tmp_path, layers=2)
+    for tag in ("1.0", "latest"):
+        skopeo("copy", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{repo_name}:{tag}")
+
+    info = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{hub_url}/{repo_name}:1.0").stdout)
+
+    assert info["Digest"] == image.digest
+    assert sorted(info["RepoTags"]) == ["1.0", "latest"]
+    assert info["Layers"] == list(image.layer_digests)
+    assert (info["Os"], info["Architecture"]) == ("linux", "amd64")
+    config = json.loads(
+        skopeo(
+            "inspect", "--config", "--raw", "--tls-verify=false", f"docker://{hub_url}/{repo_name}:1.0"
+        ).stdout
+    )
+    assert config["rootfs"]["diff_ids"] == list(image.manifests[0].diff_ids)
+
+
+def test_pushing_a_tag_again_moves_it(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str
+) -> None:
+    old = make_oci_image(tmp_path, layers=1)
+    new = make_oci_image(tmp_path, layers=1)
+    skopeo("copy", "--dest-tls-verify=false", old.ref, f"docker://{hub_url}/{repo_name}:latest")
+    skopeo("copy", "--dest-tls-verify=false", new.ref, f"docker://{hub_url}/{repo_name}:latest")
+
+    assert inspect_raw(skopeo, hub_url, f"{repo_name}:latest") == new.raw
+    assert inspect_raw(skopeo, hub_url, f"{repo_name}@{old.digest}") == old.raw  # untagged, still there
+    assert list_tags(skopeo, hub_url, repo_name) == ["latest"]
+
+
+def test_image_without_layers(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str
+) -> None:
+    image = make_oci_image(tmp_path, layers=0, tag="empty")
+    assert image.layer_digests == ()
+
+    skopeo("copy", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{repo_name}:empty")
+
+    assert_registry_has(skopeo, hub_url, repo_name, "empty", image)
+
+
+def test_zstd_layers_round_trip(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str
+) -> None:
+    # skopeo recompresses into zstd layers (another layer media type); then the hub's copy
+    # is the reference: pulling it back must give the same bytes
+    image = make_oci_image(tmp_path, layers=2, layer_size=5000)
+    skopeo(
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-compress-format",
+        "zstd",
+        "--dest-compress",
+        image.ref,
+        f"docker://{hub_url}/{repo_name}:zstd",
+    )
+    raw = inspect_raw(skopeo, hub_url, f"{repo_name}:zstd")
+    manifest = json.loads(raw)
+    assert {layer["mediaType"] for layer in manifest["layers"]} == {
+        "application/vnd.oci.image.layer.v1.tar+zstd"
+    }
+
+    target = tmp_path / "back"
+    skopeo("copy", "--src-tls-verify=false", f"docker://{hub_url}/{repo_name}:zstd", f"oci:{target}:zstd")
+
+    layout = Layout.open(target)
+    assert layout.descriptor("zstd")["digest"] == sha256_digest(raw)
+    for layer in manifest["layers"]:
+        assert sha256_digest(layout.read_blob(layer["digest"])) == layer["digest"]
+
+
+@pytest.mark.parametrize(
+    ("name", "tag"),
+    [
+        ("a", "A"),
+        ("org.example/team_x/app-1", "v1.0.0-rc.1_build"),
+        ("x__y/z--w/v.v", "_" + "t" * 127),  # longest tag: 128 characters
+    ],
+)
+def test_name_and_tag_forms(
+    hub_url: str,
+    skopeo: Skopeo,
+    make_oci_image: MakeImage,
+    tmp_path: Path,
+    repo_name: str,
+    name: str,
+    tag: str,
+) -> None:
+    image = make_oci_image(tmp_path, layers=1)
+    repository = f"{repo_name}/{name}"
+
+    skopeo("copy", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{repository}:{tag}")
+
+    assert list_tags(skopeo, hub_url, repository) == [tag]
+    assert_registry_has(skopeo, hub_url, repository, tag, image)
