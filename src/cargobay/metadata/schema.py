@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Double,
     ForeignKey,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -24,6 +26,8 @@ repositories = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(255), nullable=False, unique=True),
     Column("created_at", Double, nullable=False),
+    # Set once, when the first push creates the repository (configurable default), then by owners.
+    Column("private", Boolean, nullable=False, server_default=false()),
 )
 
 blobs = Table(
@@ -88,4 +92,50 @@ uploads = Table(
     Column("size", BigInteger, nullable=False),
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
+)
+
+# Users and organisations share one namespace of names, as on Docker Hub.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("kind", String(8), nullable=False),  # "user" or "org"
+    Column("email", String(254), nullable=True, unique=True),
+    Column("password_hash", String(255), nullable=True),
+    Column("is_admin", Boolean, nullable=False, server_default=false()),
+    Column("created_at", Double, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("org_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(8), nullable=False),  # "owner" or "member"
+)
+Index("ix_memberships_user", memberships.c.user_id)
+
+# Personal access tokens: only a hash of the secret is kept.
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("label", String(100), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("scope", String(16), nullable=False),  # "read", "read-write" or "delete"
+    Column("created_at", Double, nullable=False),
+    Column("last_used_at", Double, nullable=True),
+    Column("revoked_at", Double, nullable=True),
+)
+Index("ix_access_tokens_account", access_tokens.c.account_id)
+
+# Failed logins per key ("user:NAME" or "addr:IP") in the current window, for rate limiting.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("window_start", Double, nullable=False),
+    Column("count", Integer, nullable=False),
 )

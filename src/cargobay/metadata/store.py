@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, func, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -63,8 +63,9 @@ class NewManifest:
 
 
 class MetadataStore:
-    def __init__(self, engines: Engines, url: str) -> None:
+    def __init__(self, engines: Engines, url: str, *, default_private: bool = False) -> None:
         self.engines = engines
+        self.default_private = default_private
         self._insert = sqlite.insert if engines.dialect == "sqlite" else postgresql.insert
         self._fast: FastReader = create_fast_reader(url, engines.dialect)
         self._queries = _hot_queries(engines.dialect)
@@ -82,7 +83,7 @@ class MetadataStore:
     async def _ensure_repository(self, conn: AsyncConnection, name: str) -> int:
         await conn.execute(
             self._insert(repositories)
-            .values(name=name, created_at=time.time())
+            .values(name=name, created_at=time.time(), private=self.default_private)
             .on_conflict_do_nothing(index_elements=["name"])
         )
         repo_id = await self._repository_id(conn, name)
@@ -93,13 +94,34 @@ class MetadataStore:
         async with self.engines.reader.connect() as conn:
             return await self._repository_id(conn, name) is not None
 
-    async def catalog(self, limit: int, last: str | None) -> list[str]:
-        """Repositories with content, in byte order (COLLATE "C" on PostgreSQL)."""
+    async def repository_private(self, name: str) -> bool | None:
+        """Whether the repository is private; None when it does not exist."""
+        row = await self._fast.fetchone(self._queries["repository_private"], {"repository": name})
+        return None if row is None else bool(row[0])
+
+    async def set_repository_private(self, name: str, private: bool) -> bool:
+        async with self.engines.writer.begin() as conn:
+            result = await conn.execute(
+                update(repositories).where(repositories.c.name == name).values(private=private)
+            )
+            return bool(result.rowcount)
+
+    async def catalog(
+        self, limit: int, last: str | None, namespaces: Sequence[str] | None = None
+    ) -> list[str]:
+        """Repositories with content, in byte order (COLLATE "C" on PostgreSQL).
+
+        With `namespaces`, private repositories outside them are left out.
+        """
         name = repositories.c.name
         if self.engines.dialect == "postgresql":
             name = name.collate("C")  # type: ignore[assignment]
         has_content = select(manifests.c.id).where(manifests.c.repository_id == repositories.c.id).exists()
         query = select(repositories.c.name).where(has_content).order_by(name).limit(limit)
+        if namespaces is not None:
+            visible: list[Any] = [repositories.c.private.is_(False)]
+            visible += [repositories.c.name.startswith(ns + "/", autoescape=True) for ns in namespaces]
+            query = query.where(or_(*visible))
         if last is not None:
             query = query.where(name > last)
         async with self.engines.reader.connect() as conn:
@@ -421,5 +443,6 @@ def _hot_queries(dialect: str) -> dict[str, CompiledQuery]:
         "tags": tags_query,
         "tags_after": tags_query.where(tag_name > bindparam("last")),
         "repository_id": select(repositories.c.id).where(repositories.c.name == repository),
+        "repository_private": select(repositories.c.private).where(repositories.c.name == repository),
     }
     return {name: compile_query(statement, dialect) for name, statement in statements.items()}

@@ -1,0 +1,276 @@
+"""Accounts, organisations, memberships, access tokens and login throttling."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from cargobay.metadata.engine import Engines
+from cargobay.metadata.schema import access_tokens, accounts, login_failures, memberships, repositories
+
+
+class Conflict(ValueError):
+    """A unique name or email is taken."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: int
+    name: str
+    kind: str
+    email: str | None
+    password_hash: str | None
+    is_admin: bool
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRow:
+    id: str
+    account_id: int
+    label: str
+    scope: str
+    created_at: float
+    last_used_at: float | None
+    revoked_at: float | None
+
+
+_ACCOUNT_COLUMNS = (
+    accounts.c.id,
+    accounts.c.name,
+    accounts.c.kind,
+    accounts.c.email,
+    accounts.c.password_hash,
+    accounts.c.is_admin,
+    accounts.c.created_at,
+)
+_TOKEN_COLUMNS = (
+    access_tokens.c.id,
+    access_tokens.c.account_id,
+    access_tokens.c.label,
+    access_tokens.c.scope,
+    access_tokens.c.created_at,
+    access_tokens.c.last_used_at,
+    access_tokens.c.revoked_at,
+)
+
+
+class AccountStore:
+    def __init__(self, engines: Engines) -> None:
+        self.engines = engines
+        self._insert = sqlite.insert if engines.dialect == "sqlite" else postgresql.insert
+
+    # -- accounts -------------------------------------------------------------------------
+
+    async def create_account(
+        self, name: str, kind: str, email: str | None, password_hash: str | None, is_admin: bool = False
+    ) -> AccountRow:
+        now = time.time()
+        try:
+            async with self.engines.writer.begin() as conn:
+                account_id = (
+                    await conn.execute(
+                        accounts.insert()
+                        .values(
+                            name=name,
+                            kind=kind,
+                            email=email,
+                            password_hash=password_hash,
+                            is_admin=is_admin,
+                            created_at=now,
+                        )
+                        .returning(accounts.c.id)
+                    )
+                ).scalar_one()
+        except IntegrityError:
+            raise Conflict("name or email already taken") from None
+        return AccountRow(account_id, name, kind, email, password_hash, is_admin, now)
+
+    async def account_by_name(self, name: str) -> AccountRow | None:
+        async with self.engines.reader.connect() as conn:
+            row = (await conn.execute(select(*_ACCOUNT_COLUMNS).where(accounts.c.name == name))).first()
+        return None if row is None else AccountRow(*row)
+
+    async def account_by_email(self, email: str) -> AccountRow | None:
+        async with self.engines.reader.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(*_ACCOUNT_COLUMNS).where(func.lower(accounts.c.email) == email.lower())
+                )
+            ).first()
+        return None if row is None else AccountRow(*row)
+
+    async def set_password_hash(self, account_id: int, password_hash: str) -> None:
+        async with self.engines.writer.begin() as conn:
+            await conn.execute(
+                update(accounts).where(accounts.c.id == account_id).values(password_hash=password_hash)
+            )
+
+    async def set_admin(self, account_id: int, is_admin: bool) -> None:
+        async with self.engines.writer.begin() as conn:
+            await conn.execute(update(accounts).where(accounts.c.id == account_id).values(is_admin=is_admin))
+
+    async def delete_account(self, account_id: int, namespace: str) -> None:
+        """Remove the account, its memberships, tokens and the repositories of its namespace."""
+        async with self.engines.writer.begin() as conn:
+            await conn.execute(delete(access_tokens).where(access_tokens.c.account_id == account_id))
+            await conn.execute(
+                delete(memberships).where(
+                    (memberships.c.user_id == account_id) | (memberships.c.org_id == account_id)
+                )
+            )
+            await conn.execute(delete(repositories).where(repositories.c.name.startswith(namespace + "/")))
+            await conn.execute(delete(accounts).where(accounts.c.id == account_id))
+
+    # -- organisations --------------------------------------------------------------------
+
+    async def set_membership(self, org_id: int, user_id: int, role: str) -> None:
+        async with self.engines.writer.begin() as conn:
+            stmt = self._insert(memberships).values(org_id=org_id, user_id=user_id, role=role)
+            await conn.execute(
+                stmt.on_conflict_do_update(index_elements=["org_id", "user_id"], set_={"role": role})
+            )
+
+    async def remove_membership(self, org_id: int, user_id: int) -> bool:
+        async with self.engines.writer.begin() as conn:
+            result = await conn.execute(
+                delete(memberships).where(memberships.c.org_id == org_id, memberships.c.user_id == user_id)
+            )
+            return bool(result.rowcount)
+
+    async def role_in(self, org_name: str, user_id: int) -> str | None:
+        query = (
+            select(memberships.c.role)
+            .select_from(memberships.join(accounts, accounts.c.id == memberships.c.org_id))
+            .where(accounts.c.name == org_name, memberships.c.user_id == user_id)
+        )
+        async with self.engines.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else str(row[0])
+
+    async def members(self, org_id: int) -> list[tuple[str, str]]:
+        query = (
+            select(accounts.c.name, memberships.c.role)
+            .select_from(memberships.join(accounts, accounts.c.id == memberships.c.user_id))
+            .where(memberships.c.org_id == org_id)
+            .order_by(accounts.c.name)
+        )
+        async with self.engines.reader.connect() as conn:
+            return [(r[0], r[1]) for r in await conn.execute(query)]
+
+    async def namespaces_of(self, user_id: int) -> list[str]:
+        """Names of the organisations the user belongs to."""
+        query = (
+            select(accounts.c.name)
+            .select_from(memberships.join(accounts, accounts.c.id == memberships.c.org_id))
+            .where(memberships.c.user_id == user_id)
+        )
+        async with self.engines.reader.connect() as conn:
+            return [r[0] for r in await conn.execute(query)]
+
+    async def count_owners(self, org_id: int) -> int:
+        query = select(func.count()).where(memberships.c.org_id == org_id, memberships.c.role == "owner")
+        async with self.engines.reader.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    # -- access tokens --------------------------------------------------------------------
+
+    async def create_token(
+        self, token_id: str, account_id: int, label: str, secret_hash: str, scope: str
+    ) -> TokenRow:
+        now = time.time()
+        async with self.engines.writer.begin() as conn:
+            await conn.execute(
+                access_tokens.insert().values(
+                    id=token_id,
+                    account_id=account_id,
+                    label=label,
+                    secret_hash=secret_hash,
+                    scope=scope,
+                    created_at=now,
+                )
+            )
+        return TokenRow(token_id, account_id, label, scope, now, None, None)
+
+    async def token_by_secret_hash(self, secret_hash: str) -> tuple[TokenRow, AccountRow] | None:
+        query = (
+            select(*_TOKEN_COLUMNS, *_ACCOUNT_COLUMNS)
+            .select_from(access_tokens.join(accounts, accounts.c.id == access_tokens.c.account_id))
+            .where(access_tokens.c.secret_hash == secret_hash)
+        )
+        async with self.engines.reader.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        values = list(row)
+        return TokenRow(*values[:7]), AccountRow(*values[7:])
+
+    async def touch_token(self, token_id: str) -> None:
+        async with self.engines.writer.begin() as conn:
+            await conn.execute(
+                update(access_tokens).where(access_tokens.c.id == token_id).values(last_used_at=time.time())
+            )
+
+    async def list_tokens(self, account_id: int) -> list[TokenRow]:
+        query = (
+            select(*_TOKEN_COLUMNS)
+            .where(access_tokens.c.account_id == account_id)
+            .order_by(access_tokens.c.created_at)
+        )
+        async with self.engines.reader.connect() as conn:
+            return [TokenRow(*r) for r in await conn.execute(query)]
+
+    async def revoke_token(self, account_id: int, token_id: str) -> bool:
+        async with self.engines.writer.begin() as conn:
+            result = await conn.execute(
+                update(access_tokens)
+                .where(
+                    access_tokens.c.id == token_id,
+                    access_tokens.c.account_id == account_id,
+                    access_tokens.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=time.time())
+            )
+            return bool(result.rowcount)
+
+    # -- login throttling -----------------------------------------------------------------
+
+    async def failures(self, keys: list[str], window: float) -> dict[str, tuple[float, int]]:
+        """Current (window_start, count) per key, ignoring windows that have ended."""
+        since = time.time() - window
+        query = select(login_failures.c.key, login_failures.c.window_start, login_failures.c.count).where(
+            login_failures.c.key.in_(keys), login_failures.c.window_start > since
+        )
+        async with self.engines.reader.connect() as conn:
+            return {r[0]: (float(r[1]), int(r[2])) for r in await conn.execute(query)}
+
+    async def record_failure(self, keys: list[str], window: float) -> None:
+        now = time.time()
+        async with self.engines.writer.begin() as conn:
+            for key in keys:
+                row = (
+                    await conn.execute(
+                        select(login_failures.c.window_start, login_failures.c.count).where(
+                            login_failures.c.key == key
+                        )
+                    )
+                ).first()
+                if row is None or row[0] <= now - window:
+                    stmt = self._insert(login_failures).values(key=key, window_start=now, count=1)
+                    await conn.execute(
+                        stmt.on_conflict_do_update(
+                            index_elements=["key"], set_={"window_start": now, "count": 1}
+                        )
+                    )
+                else:
+                    await conn.execute(
+                        update(login_failures).where(login_failures.c.key == key).values(count=row[1] + 1)
+                    )
+
+    async def clear_failures(self, keys: list[str]) -> None:
+        async with self.engines.writer.begin() as conn:
+            await conn.execute(delete(login_failures).where(login_failures.c.key.in_(keys)))

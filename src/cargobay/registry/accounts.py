@@ -1,0 +1,267 @@
+"""Accounts: sign-up rules, authentication (passwords and personal access tokens, throttled),
+organisations and their members, and personal access tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from cargobay.metadata.accounts import AccountRow, AccountStore, Conflict, TokenRow
+from cargobay.registry.passwords import hash_password, verify_password
+
+NAME_RE = re.compile(r"[a-z0-9]{4,30}")
+EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}")
+PASSWORD_MIN, PASSWORD_MAX = 8, 256
+TOKEN_PREFIX = "cbpat_"
+TOKEN_SCOPES = {
+    "read": frozenset({"pull"}),
+    "read-write": frozenset({"pull", "push"}),
+    "delete": frozenset({"pull", "push", "delete"}),
+}
+RESERVED_NAMES = frozenset(
+    {"library", "admin", "root", "cargobay", "api", "token", "search", "help", "v1", "v2"}
+)
+
+
+class AccountError(ValueError):
+    """A request the rules refuse; `field` says which input was wrong."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidCredentials(ValueError):
+    pass
+
+
+class TooManyAttempts(ValueError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed logins; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is asking. `token_actions` limits a personal access token (None: a password login)."""
+
+    name: str
+    account_id: int
+    is_admin: bool
+    token_actions: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    row: TokenRow
+    secret: str
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.fullmatch(name):
+        raise AccountError("username must be 4 to 30 lowercase letters or digits", "username")
+    if name in RESERVED_NAMES:
+        raise AccountError(f"the name {name!r} is reserved", "username")
+    return name
+
+
+def check_password(password: str) -> str:
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise AccountError(f"password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters", "password")
+    if password.isdigit() or (password.isalpha() and password.islower()):
+        raise AccountError("password is too simple: mix letters with digits, capitals or symbols", "password")
+    return password
+
+
+def check_email(email: str) -> str:
+    if len(email) > 254 or not EMAIL_RE.fullmatch(email):
+        raise AccountError("email address is not valid", "email")
+    return email
+
+
+def _secret_hash(secret: str) -> str:
+    # Tokens carry 190 bits of randomness, so a fast hash is enough and allows an indexed lookup.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class AccountService:
+    def __init__(
+        self,
+        store: AccountStore,
+        *,
+        open_registration: bool = True,
+        max_failures_per_account: int = 5,
+        max_failures_per_address: int = 20,
+        failure_window: float = 300.0,
+    ) -> None:
+        self.store = store
+        self.open_registration = open_registration
+        self.max_failures_per_account = max_failures_per_account
+        self.max_failures_per_address = max_failures_per_address
+        self.failure_window = failure_window
+
+    # -- accounts -------------------------------------------------------------------------
+
+    async def sign_up(
+        self, username: str, email: str, password: str, *, is_admin: bool = False
+    ) -> AccountRow:
+        check_name(username)
+        check_email(email)
+        check_password(password)
+        if await self.store.account_by_email(email) is not None:
+            raise AccountError("an account with this email already exists", "email")
+        try:
+            return await self.store.create_account(username, "user", email, hash_password(password), is_admin)
+        except Conflict:
+            raise AccountError("this username is taken", "username") from None
+
+    async def change_password(self, actor: Actor, old_password: str, new_password: str) -> None:
+        account = await self._own_account(actor)
+        if actor.token_actions is not None:
+            raise AccountError("access tokens cannot change passwords; log in with the password")
+        if not verify_password(account.password_hash, old_password):
+            raise InvalidCredentials("current password is wrong")
+        check_password(new_password)
+        await self.store.set_password_hash(account.id, hash_password(new_password))
+
+    async def set_password(self, username: str, new_password: str) -> None:
+        """Administrative reset (CLI)."""
+        account = await self.store.account_by_name(username)
+        if account is None or account.kind != "user":
+            raise AccountError(f"no such user: {username}", "username")
+        check_password(new_password)
+        await self.store.set_password_hash(account.id, hash_password(new_password))
+
+    async def delete_account(self, actor: Actor, password: str | None) -> None:
+        account = await self._own_account(actor)
+        if actor.token_actions is not None or not verify_password(account.password_hash, password or ""):
+            raise InvalidCredentials("deleting an account needs its password")
+        await self.store.delete_account(account.id, account.name)
+
+    async def _own_account(self, actor: Actor) -> AccountRow:
+        account = await self.store.account_by_name(actor.name)
+        if account is None or account.id != actor.account_id:
+            raise InvalidCredentials("account no longer exists")
+        return account
+
+    # -- authentication -------------------------------------------------------------------
+
+    async def authenticate(self, username: str, secret: str, address: str | None) -> Actor:
+        """Check a password or an access token; throttled per account and per client address."""
+        keys = [f"user:{username.lower()[:64]}"] + ([f"addr:{address}"] if address else [])
+        await self._check_throttle(keys)
+        actor = await self._check_secret(username, secret)
+        if actor is None:
+            await self.store.record_failure(keys, self.failure_window)
+            raise InvalidCredentials("incorrect username or password")
+        return actor
+
+    async def _check_throttle(self, keys: list[str]) -> None:
+        failures = await self.store.failures(keys, self.failure_window)
+        now = time.time()
+        for key, (start, count) in failures.items():
+            limit = (
+                self.max_failures_per_account if key.startswith("user:") else self.max_failures_per_address
+            )
+            if count >= limit:
+                raise TooManyAttempts(max(1, int(start + self.failure_window - now) + 1))
+
+    async def _check_secret(self, username: str, secret: str) -> Actor | None:
+        if secret.startswith(TOKEN_PREFIX):
+            found = await self.store.token_by_secret_hash(_secret_hash(secret))
+            if found is None:
+                return None
+            token, account = found
+            if token.revoked_at is not None or account.name != username.lower():
+                return None
+            await self.store.touch_token(token.id)
+            return Actor(account.name, account.id, account.is_admin, TOKEN_SCOPES[token.scope])
+        user = await self.store.account_by_name(username.lower())
+        if user is None and "@" in username:
+            user = await self.store.account_by_email(username)
+        ok = verify_password(user.password_hash if user else None, secret)
+        if user is None or user.kind != "user" or not ok:
+            return None
+        return Actor(user.name, user.id, user.is_admin)
+
+    async def actor_for(self, name: str) -> Actor | None:
+        """The current state of an account named in a token (deleted accounts are None)."""
+        account = await self.store.account_by_name(name)
+        if account is None or account.kind != "user":
+            return None
+        return Actor(account.name, account.id, account.is_admin)
+
+    # -- organisations --------------------------------------------------------------------
+
+    async def create_org(self, actor: Actor, name: str) -> AccountRow:
+        check_name(name)
+        try:
+            org = await self.store.create_account(name, "org", None, None)
+        except Conflict:
+            raise AccountError("this name is taken", "name") from None
+        await self.store.set_membership(org.id, actor.account_id, "owner")
+        return org
+
+    async def _org_for_owner(self, actor: Actor, org_name: str) -> AccountRow:
+        org = await self.store.account_by_name(org_name)
+        if org is None or org.kind != "org":
+            raise AccountError(f"no such organisation: {org_name}", "org")
+        if not actor.is_admin and await self.store.role_in(org_name, actor.account_id) != "owner":
+            raise AccountError(f"only owners of {org_name} can manage its members", "org")
+        return org
+
+    async def set_member(self, actor: Actor, org_name: str, username: str, role: str) -> None:
+        if role not in ("owner", "member"):
+            raise AccountError("role must be owner or member", "role")
+        org = await self._org_for_owner(actor, org_name)
+        user = await self.store.account_by_name(username)
+        if user is None or user.kind != "user":
+            raise AccountError(f"no such user: {username}", "username")
+        if role == "member" and await self.store.role_in(org_name, user.id) == "owner":
+            await self._keep_an_owner(org.id)
+        await self.store.set_membership(org.id, user.id, role)
+
+    async def remove_member(self, actor: Actor, org_name: str, username: str) -> None:
+        org = await self._org_for_owner(actor, org_name)
+        user = await self.store.account_by_name(username)
+        if user is None:
+            raise AccountError(f"no such user: {username}", "username")
+        if await self.store.role_in(org_name, user.id) == "owner":
+            await self._keep_an_owner(org.id)
+        if not await self.store.remove_membership(org.id, user.id):
+            raise AccountError(f"{username} is not a member of {org_name}", "username")
+
+    async def _keep_an_owner(self, org_id: int) -> None:
+        if await self.store.count_owners(org_id) <= 1:
+            raise AccountError("an organisation must keep at least one owner", "role")
+
+    async def members(self, org_name: str) -> list[tuple[str, str]]:
+        org = await self.store.account_by_name(org_name)
+        if org is None or org.kind != "org":
+            raise AccountError(f"no such organisation: {org_name}", "org")
+        return await self.store.members(org.id)
+
+    # -- personal access tokens ------------------------------------------------------------
+
+    async def create_token(self, actor: Actor, label: str, scope: str) -> NewToken:
+        if actor.token_actions is not None:
+            raise AccountError("access tokens cannot create access tokens")
+        if not 1 <= len(label) <= 100:
+            raise AccountError("token label must be 1 to 100 characters", "label")
+        if scope not in TOKEN_SCOPES:
+            raise AccountError("scope must be read, read-write or delete", "scope")
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(24)
+        row = await self.store.create_token(
+            secrets.token_hex(16), actor.account_id, label, _secret_hash(secret), scope
+        )
+        return NewToken(row, secret)
+
+    async def list_tokens(self, actor: Actor) -> list[TokenRow]:
+        return await self.store.list_tokens(actor.account_id)
+
+    async def revoke_token(self, actor: Actor, token_id: str) -> None:
+        if not await self.store.revoke_token(actor.account_id, token_id):
+            raise AccountError("no such active token", "token")
