@@ -403,7 +403,7 @@ _TOKEN_PATTERN = r"""\s*(?:
       | (?P<num>-?\d+(?:\.\d+)?)
       | (?P<field>(?:\$[A-Za-z0-9_]*)?(?:\.[A-Za-z_][A-Za-z0-9_]*)+|\.|\$[A-Za-z0-9_]*)
       | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-      | (?P<punct>[|()]|:=|=)
+      | (?P<punct>[|(),]|:=|=)
     )"""
 _token_re: re.Pattern[str] | None = None
 
