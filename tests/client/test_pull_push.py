@@ -300,3 +300,29 @@ def test_push_all_tags_and_index(
         "inspect", "--raw", "--tls-verify=false", f"docker://{distribution_url}/{multi.repository}-all:two"
     )
     assert raw.stdout.encode() == multi.image.raw  # the whole index, byte for byte
+
+
+def test_disk_full_fails_cleanly(cb: Any, seed: Callable[..., Any], tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    small = tmp_path / "small"
+    small.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(small)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount tmpfs: {mounted.stderr.decode().strip()}")
+    try:
+        seeded = seed(layers=2, layer_size=500_000)
+        cb.env["CARGOBAY_HOME"] = str(small / "store")
+        result = cb.run("pull", seeded.ref)
+        assert result.returncode == 1
+        assert result.stderr.endswith("no space left on device\n"), result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert cb.refs() == set()
+        # Once there is room again (another store), the same pull works.
+        cb.env["CARGOBAY_HOME"] = str(tmp_path / "roomy")
+        cb.run("pull", seeded.ref, check=True)
+    finally:
+        subprocess.run(["umount", str(small)], check=False)

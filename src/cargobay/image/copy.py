@@ -145,8 +145,12 @@ class _Copier:
                     restarted = True
                     continue
                 raise
+            except OSError:
+                # The destination failed (disk full, I/O error): free what this blob took.
+                await sink.abort(keep_partial=False)
+                raise
             except BaseException:
-                # Ctrl-C, cancellation, disk errors: keep what arrived so the next run resumes.
+                # Ctrl-C, cancellation, other failures: keep what arrived so the next run resumes.
                 await sink.abort(keep_partial=True)
                 raise
 
