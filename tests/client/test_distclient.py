@@ -47,9 +47,13 @@ async def test_manifests_blobs_and_ranges(cb: Any, seed: Callable[..., Any]) -> 
         assert str(info_err.value) == "manifest unknown: manifest unknown"
 
 
-async def test_uploads_monolithic_chunked_and_mount(cb: Any, distribution_url: str, repo_name: str) -> None:
+@pytest.mark.parametrize("server", ["distribution_url", "hub_url"])
+async def test_uploads_monolithic_chunked_and_mount(
+    cb: Any, server: str, request: pytest.FixtureRequest, repo_name: str
+) -> None:
+    registry = request.getfixturevalue(server)
     small, big = os.urandom(300), os.urandom(5000)
-    async with RegistryClient(distribution_url, for_push=True, upload_chunk_size=1024) as client:
+    async with RegistryClient(registry, for_push=True, upload_chunk_size=1024) as client:
         await client.push_blob_bytes(repo_name, _digest(small), small)
         await client.push_blob_bytes(repo_name, _digest(big), big)  # 5 PATCH chunks then PUT
         assert await client.read_blob(repo_name, _digest(big)) == big
