@@ -9,6 +9,7 @@ Ports come from the kernel (bind to port 0), so parallel pytest workers never co
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -35,6 +36,14 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 class ServerError(RuntimeError):
     pass
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM if pytest dies (even by SIGKILL), so no server
+    outlives the test run (Linux ``PR_SET_PDEATHSIG``; a no-op elsewhere)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # 1 = PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -129,6 +138,7 @@ class ServerProcess:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         if self not in RUNNING:
             RUNNING.append(self)
