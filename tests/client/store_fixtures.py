@@ -179,3 +179,31 @@ def populate(store: LocalStore) -> dict[str, BuiltImage]:
     out["dangling"] = old
     out["tool"] = newer
     return out
+
+
+def raw_layer(size: int) -> Layer:
+    """A layer blob of exactly `size` bytes (the store never unpacks, so sizes can be exact)."""
+    blob = os.urandom(size)
+    return Layer(blob, "sha256:" + hashlib.sha256(blob).hexdigest())
+
+
+def output_scene(store: LocalStore) -> dict[str, BuiltImage]:
+    """Images with exact sizes and fixed times, for line-by-line output tests (now = NOW)."""
+    out: dict[str, BuiltImage] = {}
+    out["ubuntu"] = write_image(store, created="2024-01-26T00:00:00Z", layers=[raw_layer(72_900)])
+    store.add_reference("ubuntu", out["ubuntu"].manifest)
+    out["debian"] = write_image(store, created="2024-01-23T00:00:00Z", layers=[raw_layer(100_000), raw_layer(24_000)])
+    store.add_reference("debian:bookworm", out["debian"].manifest, digest_reference=False)
+    store.tag("debian:bookworm", "debian:latest")
+    out["app"] = write_image(
+        store, created="2024-01-30T23:00:00Z", layers=[raw_layer(1_090)], labels={"tier": "web", "team": "core"}
+    )
+    store.add_reference("127.0.0.1:5000/team/app:v1", out["app"].manifest)
+    out["old"] = write_image(store, created="2023-01-31T00:00:00Z", layers=[])
+    store.add_reference("tmp:1", out["old"].manifest, digest_reference=False)
+    placeholder = write_image(store, created="2020-01-01T00:00:00Z", layers=[raw_layer(1)])
+    store.add_reference("tmp:1", placeholder.manifest, digest_reference=False)  # `old` is now dangling
+    store.remove("tmp:1")
+    out["tool"] = write_image(store, created="2024-01-30T23:59:30Z", layers=[raw_layer(5)])
+    store.add_reference(f"bob/tool@{out['tool'].manifest.digest}", out["tool"].manifest)
+    return out
