@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from support.checks import assert_copy_identical, assert_registry_has, copy_back, inspect_raw, list_tags
 from support.http import request
-from support.images import Layout, OciImage, sha256_digest
+from support.images import OCI_INDEX, Layout, OciImage, build_oci_artifact, sha256_digest
 from support.servers import Hub
 from support.tools import Skopeo
 
@@ -328,3 +329,43 @@ def test_name_and_tag_forms(
 
     assert list_tags(skopeo, hub_url, repository) == [tag]
     assert_registry_has(skopeo, hub_url, repository, tag, image)
+
+
+def test_referrers_list_artifacts_pushed_with_skopeo(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str
+) -> None:
+    image = make_oci_image(tmp_path, layers=1)
+    skopeo("copy", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{repo_name}:1.0")
+    sbom = build_oci_artifact(
+        tmp_path / "sbom", subject=image, artifact_type="application/vnd.example.sbom.v1+json"
+    )
+    sig = build_oci_artifact(
+        tmp_path / "sig", subject=image, artifact_type="application/vnd.example.sig.v1+json"
+    )
+    for artifact in (sbom, sig):
+        skopeo(
+            "copy",
+            "--dest-tls-verify=false",
+            artifact.ref,
+            f"docker://{hub_url}/{repo_name}@{artifact.digest}",
+        )
+        assert inspect_raw(skopeo, hub_url, f"{repo_name}@{artifact.digest}") == artifact.raw
+
+    response = request("GET", f"http://{hub_url}/v2/{repo_name}/referrers/{image.digest}")
+    assert response.status == 200
+    assert (response.header("Content-Type") or "").startswith(OCI_INDEX)
+    listed = {d["digest"]: d for d in json.loads(response.body)["manifests"]}
+    assert set(listed) == {sbom.digest, sig.digest}
+    for artifact in (sbom, sig):
+        entry = listed[artifact.digest]
+        assert entry["artifactType"] == artifact.artifact_type
+        assert entry["annotations"] == artifact.annotations
+        assert entry["size"] == len(artifact.raw)
+
+    wanted = urllib.parse.quote(sig.artifact_type, safe="")  # "+" must travel as %2B
+    filtered = request(
+        "GET", f"http://{hub_url}/v2/{repo_name}/referrers/{image.digest}?artifactType={wanted}"
+    )
+    assert filtered.status == 200
+    assert [d["digest"] for d in json.loads(filtered.body)["manifests"]] == [sig.digest]
+    assert filtered.header("OCI-Filters-Applied") == "artifactType"

@@ -371,3 +371,65 @@ class Layout:
     def all_blob_digests(self) -> set[str]:
         root = self.path / "blobs"
         return {f"{algo.name}:{blob.name}" for algo in root.iterdir() for blob in algo.iterdir()}
+
+
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+
+
+@dataclass(frozen=True)
+class OciArtifact:
+    """An OCI artifact manifest (``artifactType``, empty config, ``subject``) in a layout."""
+
+    path: Path
+    tag: str
+    digest: str
+    raw: bytes
+    artifact_type: str
+    annotations: dict[str, str]
+    blobs: dict[str, bytes] = field(repr=False)
+    media_type: str = OCI_MANIFEST
+
+    @property
+    def ref(self) -> str:
+        return f"oci:{self.path}:{self.tag}"
+
+
+def build_oci_artifact(
+    path: Path,
+    *,
+    subject: OciImage | None,
+    artifact_type: str = "application/vnd.example.sbom.v1+json",
+    payload: bytes | None = None,
+    annotations: dict[str, str] | None = None,
+    tag: str = "artifact",
+) -> OciArtifact:
+    """Write a layout holding one artifact that refers to ``subject`` (a referrer, e.g. an SBOM)."""
+    writer = _LayoutWriter(path)
+    empty = writer.add(OCI_EMPTY, b"{}")
+    layer = writer.add(artifact_type, payload if payload is not None else os.urandom(64).hex().encode())
+    notes = dict(annotations or {"org.example.note": os.urandom(4).hex()})
+    document: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": artifact_type,
+        "config": empty.descriptor(),
+        "layers": [layer.descriptor()],
+    }
+    if subject is not None:
+        document["subject"] = {
+            "mediaType": subject.media_type,
+            "digest": subject.digest,
+            "size": len(subject.raw),
+        }
+    document["annotations"] = notes
+    manifest = writer.add(OCI_MANIFEST, dump_json(document))
+    writer.finish(manifest, tag)
+    return OciArtifact(
+        path=path,
+        tag=tag,
+        digest=manifest.digest,
+        raw=manifest.data,
+        artifact_type=artifact_type,
+        annotations=notes,
+        blobs=dict(writer.blobs),
+    )
