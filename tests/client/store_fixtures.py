@@ -192,11 +192,16 @@ def output_scene(store: LocalStore) -> dict[str, BuiltImage]:
     out: dict[str, BuiltImage] = {}
     out["ubuntu"] = write_image(store, created="2024-01-26T00:00:00Z", layers=[raw_layer(72_900)])
     store.add_reference("ubuntu", out["ubuntu"].manifest)
-    out["debian"] = write_image(store, created="2024-01-23T00:00:00Z", layers=[raw_layer(100_000), raw_layer(24_000)])
+    out["debian"] = write_image(
+        store, created="2024-01-23T00:00:00Z", layers=[raw_layer(100_000), raw_layer(24_000)]
+    )
     store.add_reference("debian:bookworm", out["debian"].manifest, digest_reference=False)
     store.tag("debian:bookworm", "debian:latest")
     out["app"] = write_image(
-        store, created="2024-01-30T23:00:00Z", layers=[raw_layer(1_090)], labels={"tier": "web", "team": "core"}
+        store,
+        created="2024-01-30T23:00:00Z",
+        layers=[raw_layer(1_090)],
+        labels={"tier": "web", "team": "core"},
     )
     store.add_reference("127.0.0.1:5000/team/app:v1", out["app"].manifest)
     out["old"] = write_image(store, created="2023-01-31T00:00:00Z", layers=[])

@@ -20,10 +20,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 sys.path.insert(0, str(Path(__file__).parent))
-from store_fixtures import NOW, BuiltImage, output_scene  # noqa: E402
+from store_fixtures import NOW, BuiltImage, output_scene
 
-from cargobay.cli.main import cli  # noqa: E402
-from cargobay.localstore import LocalStore  # noqa: E402
+from cargobay.cli.main import cli
+from cargobay.localstore import LocalStore
 
 
 @pytest.fixture
@@ -125,7 +125,10 @@ def test_reference_filters(scene: dict[str, BuiltImage]) -> None:
     assert repos("debian:latest") == ["debian:latest"]
     assert repos("deb") == []  # a glob on the whole name, not a substring
     assert repos("--filter", "reference=deb*:book*") == ["debian:bookworm"]
-    assert repos("-f", "reference=ubuntu", "-f", "reference=debian:latest") == ["ubuntu:latest", "debian:latest"]
+    assert repos("-f", "reference=ubuntu", "-f", "reference=debian:latest") == [
+        "ubuntu:latest",
+        "debian:latest",
+    ]
     assert repos("-f", "reference=docker.io/library/ubuntu:latest") == ["ubuntu:latest"]
     assert repos("-f", "reference=127.0.0.1:5000/*/*") == ["127.0.0.1:5000/team/app:v1"]
     assert repos("-f", "reference=*") == ["ubuntu:latest", "debian:bookworm", "debian:latest"]  # * stops at /
@@ -150,7 +153,12 @@ def test_label_filters(scene: dict[str, BuiltImage]) -> None:
     assert repos("-f", "label=tier") == ["127.0.0.1:5000/team/app:v1"]
     assert repos("-f", "label=tier=web", "-f", "label=team=core") == ["127.0.0.1:5000/team/app:v1"]
     assert repos("-f", "label=tier=db") == []
-    assert repos("-f", "label!=tier") == ["bob/tool:<none>", "ubuntu:latest", "debian:bookworm", "debian:latest"]
+    assert repos("-f", "label!=tier") == [
+        "bob/tool:<none>",
+        "ubuntu:latest",
+        "debian:bookworm",
+        "debian:latest",
+    ]
 
 
 def test_time_filters(scene: dict[str, BuiltImage]) -> None:

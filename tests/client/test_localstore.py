@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from store_fixtures import make_layer, populate, remove_blobs, write_image, write_index  # noqa: E402
+import contextlib
 
-from cargobay.localstore import Conflict, ImageNotFound, LocalStore, MissingBlobs, StoreError  # noqa: E402
-from cargobay.localstore.store import ANNOTATION_ID, ANNOTATION_MANIFEST, REF_NAME, default_root  # noqa: E402
-from cargobay.oci.digest import Digest  # noqa: E402
+from store_fixtures import make_layer, populate, remove_blobs, write_image, write_index
+
+from cargobay.localstore import Conflict, ImageNotFound, LocalStore, MissingBlobs, StoreError
+from cargobay.localstore.store import ANNOTATION_ID, ANNOTATION_MANIFEST, REF_NAME, default_root
+from cargobay.oci.digest import Digest
 
 
 @pytest.fixture
@@ -321,7 +323,7 @@ def test_remove_multi_arch_deletes_index_too(store: LocalStore) -> None:
 def test_prune_dangling_and_all(store: LocalStore) -> None:
     built = populate(store)
     result = store.prune()
-    assert [(e.kind, e.value) for e in result.events][0] == ("Deleted", str(built["dangling"].config_digest))
+    assert next((e.kind, e.value) for e in result.events) == ("Deleted", str(built["dangling"].config_digest))
     assert result.reclaimed > 0
     assert all(not r.is_dangling for r in store.images())
     result = store.prune(all_images=True)
@@ -406,16 +408,17 @@ def _worker(root: str, worker: int, manifests: list[tuple[str, str, int]], round
         store.add_reference(name, Descriptor(media_type, Digest.parse(digest), size))
         store.tag(name, f"shared:{i % 4}")
         if i % 2:
-            try:
+            with contextlib.suppress(ImageNotFound):
                 store.remove(f"shared:{(i + worker) % 4}")
-            except ImageNotFound:
-                pass
         store.images()
 
 
 def test_concurrent_processes_leave_a_valid_index(store: LocalStore) -> None:
     base = make_layer(1000)
-    images = [write_image(store, layers=[base, make_layer()], created=f"2024-01-0{i + 1}T00:00:00Z") for i in range(4)]
+    images = [
+        write_image(store, layers=[base, make_layer()], created=f"2024-01-0{i + 1}T00:00:00Z")
+        for i in range(4)
+    ]
     # Root every image so that removals in the workers never delete the blobs others re-tag.
     for n, image in enumerate(images):
         store.add_reference(f"keep:{n}", image.manifest)
@@ -515,7 +518,9 @@ def test_umoci_lists_and_unpacks(store: LocalStore, tmp_path: Path) -> None:
     out = _run("umoci", "stat", "--image", f"{store.root}:127.0.0.1:5000/team/app:v1")
     assert out.returncode == 0, out.stderr
     bundle = tmp_path / "bundle"
-    out = _run("umoci", "unpack", "--rootless", "--image", f"{store.root}:127.0.0.1:5000/team/app:v1", str(bundle))
+    out = _run(
+        "umoci", "unpack", "--rootless", "--image", f"{store.root}:127.0.0.1:5000/team/app:v1", str(bundle)
+    )
     assert out.returncode == 0, out.stderr
     assert (bundle / "rootfs" / "app").is_file()
     assert (bundle / "rootfs" / "base").is_file()

@@ -141,7 +141,15 @@ class Ctx(render.Struct):
 
 
 def ctx() -> Ctx:
-    return Ctx({"Repository": "busybox", "Tag": "latest", "ID": "4dd97cefde62", "Digest": "<none>", "Size": lambda: "1B"})
+    return Ctx(
+        {
+            "Repository": "busybox",
+            "Tag": "latest",
+            "ID": "4dd97cefde62",
+            "Digest": "<none>",
+            "Size": lambda: "1B",
+        }
+    )
 
 
 def test_template_fields_and_text() -> None:
@@ -150,7 +158,10 @@ def test_template_fields_and_text() -> None:
 
 def test_template_json_of_context_escapes_html_and_sorts() -> None:
     out = render.render_template("{{json .}}", ctx())
-    assert out == '{"Digest":"\\u003cnone\\u003e","ID":"4dd97cefde62","Repository":"busybox","Size":"1B","Tag":"latest"}'
+    assert (
+        out
+        == '{"Digest":"\\u003cnone\\u003e","ID":"4dd97cefde62","Repository":"busybox","Size":"1B","Tag":"latest"}'
+    )
     assert render.render_template("json", ctx()) == out
 
 
@@ -203,8 +214,13 @@ def test_template_rejects_unknown_functions_and_python() -> None:
 
 
 def test_format_rows_table_with_header() -> None:
-    rows = [ctx(), Ctx({"Repository": "a-much-longer-name", "Tag": "v1", "ID": "x", "Digest": "", "Size": "2B"})]
-    out = render.format_rows("table {{.Repository}}\t{{.Tag}}", rows, {"Repository": "REPOSITORY", "Tag": "TAG"})
+    rows = [
+        ctx(),
+        Ctx({"Repository": "a-much-longer-name", "Tag": "v1", "ID": "x", "Digest": "", "Size": "2B"}),
+    ]
+    out = render.format_rows(
+        "table {{.Repository}}\t{{.Tag}}", rows, {"Repository": "REPOSITORY", "Tag": "TAG"}
+    )
     assert out.split("\n") == [
         "REPOSITORY           TAG",
         "busybox              latest",
