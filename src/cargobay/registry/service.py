@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
+import os
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,16 +109,16 @@ class RegistryService:
 
     # -- blobs ----------------------------------------------------------------------------
 
-    async def stat_blob(self, repository: str, digest: Digest) -> BlobInfo:
-        size = await self.metadata.blob_size_in_repository(repository, str(digest))
+    async def stat_blob(self, repository: str, digest: Digest, *, visible: bool = True) -> BlobInfo:
+        size = await self.metadata.blob_size_in_repository(repository, str(digest)) if visible else None
         if size is None:
-            raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)})
+            raise _blob_unknown(digest)
         return BlobInfo(digest, size, self.blobs.path(digest))
 
     async def delete_blob(self, repository: str, digest: Digest) -> None:
         self._require_delete()
         if not await self.metadata.unlink_blob(repository, str(digest)):
-            raise RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)})
+            raise _blob_unknown(digest)
 
     async def mount_blob(self, repository: str, digest: Digest, source: str) -> bool:
         """Link a blob from `source` into `repository`; False when the source does not have it."""
@@ -155,7 +157,25 @@ class RegistryService:
         content_length: int | None,
     ) -> UploadState:
         """Append a chunk. `start` is the Content-Range start (None for a streamed PATCH)."""
-        state = await self.upload_state(repository, upload_id)
+        await self.upload_state(repository, upload_id)  # the id is valid before it names a file
+        with self._exclusive_upload(upload_id):
+            return await self._append_locked(
+                repository, upload_id, body, start=start, content_length=content_length
+            )
+
+    def _exclusive_upload(self, upload_id: str) -> contextlib.AbstractContextManager[None]:
+        return _exclusive(self.blobs.uploads_dir / upload_id)
+
+    async def _append_locked(
+        self,
+        repository: str,
+        upload_id: str,
+        body: AsyncIterator[bytes],
+        *,
+        start: int | None,
+        content_length: int | None,
+    ) -> UploadState:
+        state = await self.upload_state(repository, upload_id)  # current, now that we hold the lock
         if start is not None and start != state.size:
             raise RegistryError(
                 ErrorCode.BLOB_UPLOAD_INVALID,
@@ -163,6 +183,9 @@ class RegistryService:
                 status=416,
                 headers=_range_headers(repository, state),
             )
+        if state.size > 0:
+            # Bytes past the recorded size are from a request that died mid-chunk: drop them.
+            await asyncio.to_thread(_truncate_if_longer, self.blobs.uploads_dir / upload_id, state.size)
         writer = self.blobs.writer(upload_id, state.algorithm, append=state.size > 0)
         if state.size > 0:
             cached = self._hashes.take(upload_id, state.size)
@@ -194,14 +217,32 @@ class RegistryService:
         content_length: int | None,
     ) -> Digest:
         """PUT: optional final chunk, then verify the whole blob against `digest` and publish it."""
-        state = await self.upload_state(repository, upload_id)
+        await self.upload_state(repository, upload_id)
         if not digest_text:
             raise RegistryError(ErrorCode.DIGEST_INVALID, "digest parameter is required", status=400)
         expected = parse_digest(digest_text)
+        with self._exclusive_upload(upload_id):
+            return await self._complete_locked(
+                repository, upload_id, expected, body, start=start, content_length=content_length
+            )
+
+    async def _complete_locked(
+        self,
+        repository: str,
+        upload_id: str,
+        expected: Digest,
+        body: AsyncIterator[bytes] | None,
+        *,
+        start: int | None,
+        content_length: int | None,
+    ) -> Digest:
+        state = await self.upload_state(repository, upload_id)
         if body is not None and (content_length or start is not None):
-            state = await self.append_upload(
+            state = await self._append_locked(
                 repository, upload_id, body, start=start, content_length=content_length
             )
+        elif state.size > 0:
+            await asyncio.to_thread(_truncate_if_longer, self.blobs.uploads_dir / upload_id, state.size)
         writer = self.blobs.writer(upload_id, expected.algorithm, append=True)
         cached = self._hashes.take(upload_id, state.size)
         if cached is not None and cached.name == expected.algorithm:
@@ -256,7 +297,9 @@ class RegistryService:
 
     # -- manifests ------------------------------------------------------------------------
 
-    async def get_manifest(self, repository: str, reference: str, *, with_content: bool) -> ManifestRow:
+    async def get_manifest(
+        self, repository: str, reference: str, *, with_content: bool, visible: bool = True
+    ) -> ManifestRow:
         if reference.count(":") == 1 and not is_valid_tag(reference):
             digest = parse_digest(reference)
             row = await self.metadata.manifest_by_digest(repository, str(digest), with_content=with_content)
@@ -264,7 +307,7 @@ class RegistryService:
             row = await self.metadata.manifest_by_tag(repository, reference, with_content=with_content)
         else:
             raise RegistryError(ErrorCode.MANIFEST_INVALID, "invalid tag or digest", status=400)
-        if row is None:
+        if row is None or not visible:
             raise RegistryError(ErrorCode.MANIFEST_UNKNOWN, detail={"reference": reference})
         return row
 
@@ -337,29 +380,34 @@ class RegistryService:
 
     # -- discovery ------------------------------------------------------------------------
 
-    async def list_tags(self, repository: str, page: Page) -> tuple[list[str], bool]:
+    async def list_tags(self, repository: str, page: Page, *, visible: bool = True) -> tuple[list[str], bool]:
         """Tags after `last`, and whether more follow."""
         if page.limit == 0:
-            if not await self.metadata.repository_exists(repository):
+            if not visible or not await self.metadata.repository_exists(repository):
                 raise RegistryError(ErrorCode.NAME_UNKNOWN, detail={"name": repository})
             return [], False
-        found = await self.metadata.list_tags(repository, page.limit + 1, page.last)
+        found = await self.metadata.list_tags(repository, page.limit + 1, page.last) if visible else None
         if found is None:
             raise RegistryError(ErrorCode.NAME_UNKNOWN, detail={"name": repository})
         return found[: page.limit], len(found) > page.limit
 
-    async def catalog(self, page: Page) -> tuple[list[str], bool]:
+    async def catalog(self, page: Page, namespaces: list[str] | None = None) -> tuple[list[str], bool]:
+        """Repositories in byte order; with `namespaces`, private ones outside them are left out."""
         if page.limit == 0:
             return [], False
-        found = await self.metadata.catalog(page.limit + 1, page.last)
+        found = await self.metadata.catalog(page.limit + 1, page.last, namespaces)
         return found[: page.limit], len(found) > page.limit
 
     async def referrers(
-        self, repository: str, subject: Digest, artifact_type: str | None, page: Page
+        self, repository: str, subject: Digest, artifact_type: str | None, page: Page, *, visible: bool = True
     ) -> tuple[bytes, str | None]:
         """The referrers index, and the digest to continue after when more follow."""
-        rows = await self.metadata.referrers(
-            repository, str(subject), artifact_type, limit=page.limit + 1, after=page.last
+        rows = (
+            await self.metadata.referrers(
+                repository, str(subject), artifact_type, limit=page.limit + 1, after=page.last
+            )
+            if visible
+            else []
         )
         more = len(rows) > page.limit
         rows = rows[: page.limit]
@@ -378,6 +426,10 @@ class RegistryService:
         return body, (rows[-1].digest if more and rows else None)
 
 
+def _blob_unknown(digest: Digest) -> RegistryError:
+    return RegistryError(ErrorCode.BLOB_UNKNOWN, detail={"digest": str(digest)})
+
+
 def _valid_upload_id(upload_id: str) -> bool:
     return len(upload_id) == 32 and all(c in "0123456789abcdef" for c in upload_id)
 
@@ -388,6 +440,33 @@ def _range_headers(repository: str, state: UploadState) -> dict[str, str]:
         "Range": f"0-{max(state.size - 1, 0)}",
         "Docker-Upload-UUID": state.id,
     }
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on an upload file, across worker processes; 416 while another request has it.
+
+    Without it two requests on one session (a client's retry while its dropped request is still
+    being handled, or a misbehaving client) interleave their bytes in the file, while the running
+    hash (kept per process) describes only one of them, so a wrong blob could be published.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RegistryError(
+                ErrorCode.BLOB_UPLOAD_INVALID, "another request is writing to this upload", status=416
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _truncate_if_longer(path: Path, size: int) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        if os.stat(path).st_size > size:
+            os.truncate(path, size)
 
 
 def _truncate(path: Path, size: int) -> None:
