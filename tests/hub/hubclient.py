@@ -58,7 +58,7 @@ CODE_STATUSES: dict[str, frozenset[int]] = {
     "MANIFEST_UNKNOWN": frozenset({404}),
     "NAME_INVALID": frozenset({400}),
     "NAME_UNKNOWN": frozenset({404}),
-    "SIZE_INVALID": frozenset({400, 416}),
+    "SIZE_INVALID": frozenset({400}),
     "UNAUTHORIZED": frozenset({401}),
     "DENIED": frozenset({403}),
     "UNSUPPORTED": frozenset({400, 405}),
