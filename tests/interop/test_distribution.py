@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from support.checks import assert_registry_has, inspect_raw, list_tags
-from support.images import OciImage
+from support.http import get_blob
+from support.images import OciImage, build_oci_artifact
 from support.tools import Skopeo
 
 pytestmark = pytest.mark.interop
@@ -126,3 +127,36 @@ def test_sync_repository_with_all_tags(
     assert sorted(list_tags(skopeo, target, synced)) == sorted(images)
     for tag, image in images.items():
         assert_registry_has(skopeo, target, synced, tag, image)
+
+
+@pytest.mark.parametrize("direction", ["hub-to-distribution", "distribution-to-hub"])
+def test_copy_artifact_with_subject(
+    hub_url: str,
+    distribution_url: str,
+    skopeo: Skopeo,
+    make_oci_image: MakeImage,
+    tmp_path: Path,
+    repo_name: str,
+    direction: str,
+) -> None:
+    source, target = ends(direction, hub_url, distribution_url)
+    image = make_oci_image(tmp_path, layers=1)
+    artifact = build_oci_artifact(tmp_path / "artifact", subject=image)
+    skopeo("copy", "--dest-tls-verify=false", image.ref, f"docker://{source}/{repo_name}:1.0")
+    skopeo("copy", "--dest-tls-verify=false", artifact.ref, f"docker://{source}/{repo_name}:sbom")
+
+    for tag in ("1.0", "sbom"):
+        skopeo(
+            "copy",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            f"docker://{source}/{repo_name}:{tag}",
+            f"docker://{target}/{repo_name}:{tag}",
+        )
+
+    assert inspect_raw(skopeo, target, f"{repo_name}:sbom") == artifact.raw
+    assert inspect_raw(skopeo, target, f"{repo_name}@{artifact.digest}") == artifact.raw
+    assert_registry_has(skopeo, target, repo_name, "1.0", image)
+    for digest, data in artifact.blobs.items():
+        if digest != artifact.digest:
+            assert get_blob(target, repo_name, digest) == data
