@@ -659,7 +659,7 @@ class Template:
         if isinstance(value, Mapping):
             return value.get(name, _NO_VALUE)
         if value is None or value is _NO_VALUE:
-            raise TemplateError(f"nil pointer evaluating interface {{}}.{name}")
+            return _NO_VALUE  # like a field of a nil map in docker's typed structs
         raise TemplateError(f"can't evaluate field {name} in type {type(value).__name__}")
 
 
