@@ -38,6 +38,13 @@ class Settings(BaseModel):
     upload_max_age_seconds: int = Field(default=24 * 3600, ge=60)
     tags_page_max: int = Field(default=10000, ge=1)
     catalog_page_max: int = Field(default=10000, ge=1)
+    auth: Literal["token", "none"] = "token"
+    default_visibility: Literal["public", "private"] = "public"
+    open_registration: bool = True
+    token_service: str = "cargobay"
+    token_issuer: str = "cargobay"
+    token_lifetime: int = Field(default=300, ge=60, le=86400)
+    public_url: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = False
 
@@ -48,6 +55,13 @@ class Settings(BaseModel):
         if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"expected HOST:PORT, got {value!r}")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/") if value else value
 
     @property
     def host(self) -> str:

@@ -116,9 +116,10 @@ class ServerProcess:
 
     def is_ready(self) -> bool:
         answer = probe(f"{self.base_url}/v2/")
+        # 401 is a ready registry too: one with token auth asks for credentials at /v2/.
         return (
             answer is not None
-            and answer[0] == 200
+            and answer[0] in (200, 401)
             and answer[1].get(API_VERSION_HEADER.lower()) == API_VERSION
         )
 
@@ -240,6 +241,8 @@ def hub_env(database_url: str | None, extra: Mapping[str, str] | None) -> dict[s
     """The environment of a hub: the caller's minus any CARGOBAY_* setting, plus ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARGOBAY_")}
     env["PYTHONUNBUFFERED"] = "1"
+    # An open registry unless a test asks for accounts and tokens (CARGOBAY_AUTH=token).
+    env["CARGOBAY_AUTH"] = "none"
     if database_url is not None:
         env["CARGOBAY_DATABASE_URL"] = database_url
     env.update(extra or {})

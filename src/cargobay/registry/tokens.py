@@ -63,6 +63,7 @@ class KeyRing:
         self.directory = directory
         self._keys: dict[str, SigningKey] = {}
         self._signing: SigningKey | None = None
+        self._last_reload = 0.0
 
     def load(self, *, create: bool = True) -> KeyRing:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -104,13 +105,54 @@ class KeyRing:
     def get(self, kid: str) -> SigningKey | None:
         return self._keys.get(kid)
 
+    def reload_for(self, kid: str) -> SigningKey | None:
+        """Pick up keys rotated in by another process; at most once every few seconds."""
+        now = time.monotonic()
+        if now - self._last_reload < 5.0:
+            return None
+        self._last_reload = now
+        self.load(create=False)
+        return self._keys.get(kid)
+
 
 class TokenIssuer:
-    def __init__(self, keys: KeyRing, *, issuer: str, service: str, lifetime: int = 300) -> None:
+    def __init__(
+        self,
+        keys: KeyRing,
+        *,
+        issuer: str,
+        service: str,
+        lifetime: int = 300,
+        refresh_lifetime: int = 30 * 86400,
+    ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.service = service
         self.lifetime = lifetime
+        self.refresh_lifetime = refresh_lifetime
+
+    @property
+    def refresh_audience(self) -> str:
+        return f"{self.service}/refresh"
+
+    def issue_refresh(self, subject: str) -> str:
+        """A long-lived token that only the token endpoint accepts, to mint access tokens."""
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self.refresh_audience,
+            "iat": now,
+            "nbf": now - 1,
+            "exp": now + self.refresh_lifetime,
+            "jti": secrets.token_hex(12),
+        }
+        key = self.keys.signing
+        return jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid})
+
+    def verify_refresh(self, token: str) -> str:
+        """The subject of a valid refresh token."""
+        return self._decode(token, self.refresh_audience)["sub"]  # type: ignore[no-any-return]
 
     def issue(self, subject: str, access: list[Scope], now: float | None = None) -> tuple[str, int, int]:
         """(token, issued_at, expires_in)."""
@@ -130,31 +172,7 @@ class TokenIssuer:
         return token, issued, self.lifetime
 
     def verify(self, token: str) -> VerifiedToken:
-        if len(token) > _MAX_TOKEN_LENGTH:
-            raise InvalidToken("token too long")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise InvalidToken(f"malformed token: {exc}") from None
-        if header.get("alg") != ALGORITHM:
-            raise InvalidToken("unexpected token algorithm")
-        if _FORBIDDEN_HEADERS & set(header):
-            raise InvalidToken("token carries its own key material")
-        key = self.keys.get(str(header.get("kid", "")))
-        if key is None:
-            raise InvalidToken("token signed by an unknown key")
-        try:
-            claims = jwt.decode(
-                token,
-                key.public,
-                algorithms=[ALGORITHM],
-                audience=self.service,
-                issuer=self.issuer,
-                options={"require": ["exp", "nbf", "iat", "iss", "aud", "sub"]},
-                leeway=5,
-            )
-        except jwt.PyJWTError as exc:
-            raise InvalidToken(str(exc)) from None
+        claims = self._decode(token, self.service)
         access: list[Scope] = []
         for item in claims.get("access") or []:
             if not isinstance(item, dict):
@@ -166,3 +184,34 @@ class TokenIssuer:
         return VerifiedToken(
             str(claims["sub"]), tuple(access), int(claims["exp"]), str(claims.get("jti", ""))
         )
+
+    def _decode(self, token: str, audience: str) -> dict[str, Any]:
+        if len(token) > _MAX_TOKEN_LENGTH:
+            raise InvalidToken("token too long")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"malformed token: {exc}") from None
+        if header.get("alg") != ALGORITHM:
+            raise InvalidToken("unexpected token algorithm")
+        if _FORBIDDEN_HEADERS & set(header):
+            raise InvalidToken("token carries its own key material")
+        kid = str(header.get("kid", ""))
+        key = self.keys.get(kid) or self.keys.reload_for(kid)
+        if key is None:
+            raise InvalidToken("token signed by an unknown key")
+        try:
+            claims = jwt.decode(
+                token,
+                key.public,
+                algorithms=[ALGORITHM],
+                audience=audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "nbf", "iat", "iss", "aud", "sub"]},
+                leeway=5,
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from None
+        if not isinstance(claims.get("sub"), str):
+            raise InvalidToken("malformed subject")
+        return claims

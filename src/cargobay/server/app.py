@@ -7,25 +7,47 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from cargobay.config import Settings
+from cargobay.metadata.accounts import AccountStore
 from cargobay.metadata.engine import create_engines
 from cargobay.metadata.store import MetadataStore
+from cargobay.registry.access import AccessPolicy
+from cargobay.registry.accounts import AccountService
 from cargobay.registry.service import RegistryService
+from cargobay.registry.tokens import KeyRing, TokenIssuer
+from cargobay.server.auth import RegistryAuth, RegistryGuard
 from cargobay.server.http import registry_errors
+from cargobay.server.token_endpoint import TokenEndpoint
 from cargobay.server.v2 import V2Api
 from cargobay.storage.filesystem import FilesystemBlobStore
 
 SERVICE_KEY = web.AppKey("service", RegistryService)
+MAX_FORM_BYTES = 1024 * 1024
 
 
 @dataclass
 class Hub:
+    """The hub's services, shared by the HTTP server and the admin commands."""
+
     settings: Settings
     metadata: MetadataStore
     registry: RegistryService
+    accounts: AccountService
+    policy: AccessPolicy
+    issuer: TokenIssuer
+
+    async def close(self) -> None:
+        await self.metadata.close()
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    return KeyRing(settings.data_dir / "keys")
 
 
 def build_hub(settings: Settings) -> Hub:
-    metadata = MetadataStore(create_engines(settings.effective_database_url), settings.effective_database_url)
+    url = settings.effective_database_url
+    engines = create_engines(url)
+    metadata = MetadataStore(engines, url, default_private=settings.default_visibility == "private")
+    account_store = AccountStore(engines)
     blobs = FilesystemBlobStore(settings.data_dir / "storage")
     registry = RegistryService(
         metadata,
@@ -35,20 +57,30 @@ def build_hub(settings: Settings) -> Hub:
         catalog_page_max=settings.catalog_page_max,
         delete_enabled=settings.delete_enabled,
     )
-    return Hub(settings, metadata, registry)
+    accounts = AccountService(account_store, open_registration=settings.open_registration)
+    issuer = TokenIssuer(
+        key_ring(settings).load(create=False),
+        issuer=settings.token_issuer,
+        service=settings.token_service,
+        lifetime=settings.token_lifetime,
+    )
+    return Hub(settings, metadata, registry, accounts, AccessPolicy(metadata, account_store), issuer)
 
 
 def create_app(settings: Settings) -> web.Application:
     hub = build_hub(settings)
     app = web.Application(middlewares=[registry_errors], client_max_size=MAX_FORM_BYTES)
     app[SERVICE_KEY] = hub.registry
-    V2Api(hub.registry).add_routes(app)
+    guard: RegistryGuard | None = None
+    if settings.auth == "token":
+        guard = RegistryGuard(
+            RegistryAuth(hub.accounts, hub.issuer, public_url=settings.public_url), hub.policy
+        )
+        TokenEndpoint(hub.accounts, hub.policy, hub.issuer).add_routes(app)
+    V2Api(hub.registry, guard).add_routes(app)
 
     async def _close(_app: web.Application) -> None:
-        await hub.metadata.close()
+        await hub.close()
 
     app.on_cleanup.append(_close)
     return app
-
-
-MAX_FORM_BYTES = 1024 * 1024

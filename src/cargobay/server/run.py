@@ -19,7 +19,7 @@ from aiohttp import web
 
 from cargobay.config import Settings
 from cargobay.metadata.engine import create_engines, create_schema
-from cargobay.server.app import create_app
+from cargobay.server.app import create_app, key_ring
 
 log = logging.getLogger("cargobay.server")
 
@@ -29,11 +29,13 @@ _READ_BUFSIZE = 4 * 1024 * 1024
 
 
 async def _prepare(settings: Settings) -> None:
+    """Once, before workers start: the schema and the token signing key."""
     engines = create_engines(settings.effective_database_url)
     try:
         await create_schema(engines)
     finally:
         await engines.dispose()
+    key_ring(settings).load(create=True)
 
 
 def _bind(settings: Settings, *, shared: bool = True) -> socket.socket:

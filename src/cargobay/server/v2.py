@@ -13,8 +13,10 @@ from aiohttp import web
 from cargobay.oci import mediatypes as mt
 from cargobay.oci.errors import ErrorCode, RegistryError
 from cargobay.oci.manifest import MAX_MANIFEST_BYTES
+from cargobay.registry.grants import official_name
 from cargobay.registry.pagination import parse_page
 from cargobay.registry.service import RegistryService, UploadState, parse_digest, parse_repository
+from cargobay.server.auth import Permit, RegistryGuard
 from cargobay.server.http import API_VERSION_HEADER
 
 Handler = Callable[[web.Request, str, str], Awaitable[web.StreamResponse]]
@@ -93,9 +95,26 @@ def _next_link(path: str, n: int, last: str) -> str:
     return f'<{path}?{urlencode({"n": n, "last": last})}>; rel="next"'
 
 
+_PERMIT = web.RequestKey("cargobay.permit", Permit)
+
+
+def _required_action(kind: str, method: str) -> str:
+    if method in ("GET", "HEAD") and kind in ("blob", "manifest", "tags", "referrers"):
+        return "pull"
+    if method == "DELETE" and kind in ("blob", "manifest"):
+        return "delete"
+    return "push"
+
+
+def _visible(request: web.Request) -> bool:
+    permit = request.get(_PERMIT)
+    return permit is None or permit.visible
+
+
 class V2Api:
-    def __init__(self, service: RegistryService) -> None:
+    def __init__(self, service: RegistryService, guard: RegistryGuard | None = None) -> None:
         self.service = service
+        self.guard = guard
         self._handlers: dict[str, Handler] = {
             "uploads": self.uploads,
             "upload": self.upload,
@@ -113,6 +132,8 @@ class V2Api:
     async def base(self, request: web.Request) -> web.StreamResponse:
         if request.method not in ("GET", "HEAD"):
             raise _unsupported()
+        if self.guard is not None:
+            await self.guard.identify_for_listing(request, None)
         return web.Response(body=b"{}", content_type="application/json", headers=_headers())
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -124,7 +145,10 @@ class V2Api:
         for pattern, kind in _ROUTES:
             match = pattern.fullmatch(raw)
             if match:
-                name = parse_repository(match["name"])
+                name = official_name(parse_repository(match["name"]))
+                if self.guard is not None:
+                    action = _required_action(kind, request.method)
+                    request[_PERMIT] = await self.guard.authorize(request, name, action)
                 return await self._handlers[kind](request, name, match.groupdict().get("arg") or "")
         raise RegistryError(ErrorCode.NAME_UNKNOWN, "unknown endpoint", status=404)
 
@@ -133,7 +157,7 @@ class V2Api:
     async def blob(self, request: web.Request, name: str, arg: str) -> web.StreamResponse:
         digest = parse_digest(arg)
         if request.method in ("GET", "HEAD"):
-            info = await self.service.stat_blob(name, digest)
+            info = await self.service.stat_blob(name, digest, visible=_visible(request))
             headers = _headers(
                 **{
                     "Docker-Content-Digest": str(digest),
@@ -162,7 +186,12 @@ class V2Api:
         mount, source = query.get("mount"), query.get("from")
         if mount:
             digest = parse_digest(mount)
-            if source and await self.service.mount_blob(name, digest, parse_repository(source)):
+            origin = official_name(parse_repository(source)) if source else None
+            if (
+                origin is not None
+                and await self._may_mount(request, origin)
+                and await self.service.mount_blob(name, digest, origin)
+            ):
                 return web.Response(
                     status=201,
                     headers=_headers(
@@ -186,6 +215,13 @@ class V2Api:
         headers = _upload_headers(state)
         headers["OCI-Chunk-Min-Length"] = str(self.service.chunk_min_length)
         return web.Response(status=202, headers=headers)
+
+    async def _may_mount(self, request: web.Request, source: str) -> bool:
+        """Only from a repository the caller can read (CVE-2024-39897); otherwise a new upload."""
+        permit = request.get(_PERMIT)
+        if self.guard is None or permit is None:
+            return True
+        return await self.guard.can_read(permit.identity, source)
 
     async def upload(self, request: web.Request, name: str, upload_id: str) -> web.StreamResponse:
         method = request.method
@@ -232,7 +268,9 @@ class V2Api:
     async def manifest(self, request: web.Request, name: str, reference: str) -> web.StreamResponse:
         method = request.method
         if method in ("GET", "HEAD"):
-            row = await self.service.get_manifest(name, reference, with_content=method == "GET")
+            row = await self.service.get_manifest(
+                name, reference, with_content=method == "GET", visible=_visible(request)
+            )
             headers = _headers(
                 **{
                     "Docker-Content-Digest": row.digest,
@@ -279,7 +317,7 @@ class V2Api:
         page = parse_page(
             query.get("n"), query.get("last"), default=_TAGS_DEFAULT_PAGE, maximum=self.service.tags_page_max
         )
-        found, more = await self.service.list_tags(name, page)
+        found, more = await self.service.list_tags(name, page, visible=_visible(request))
         headers = _headers()
         if more and found:
             headers["Link"] = _next_link(f"/v2/{name}/tags/list", page.limit, found[-1])
@@ -295,7 +333,11 @@ class V2Api:
             default=_CATALOG_DEFAULT_PAGE,
             maximum=self.service.catalog_page_max,
         )
-        found, more = await self.service.catalog(page)
+        namespaces: list[str] | None = None
+        if self.guard is not None:
+            identity = await self.guard.identify_for_listing(request, "registry:catalog:*")
+            namespaces = await self.guard.visible_namespaces(identity)
+        found, more = await self.service.catalog(page, namespaces)
         headers = _headers()
         if more and found:
             headers["Link"] = _next_link("/v2/_catalog", page.limit, found[-1])
@@ -315,7 +357,9 @@ class V2Api:
         )
         if page.last is not None:
             parse_digest(page.last)
-        body, continue_after = await self.service.referrers(name, subject, artifact_type, page)
+        body, continue_after = await self.service.referrers(
+            name, subject, artifact_type, page, visible=_visible(request)
+        )
         headers = _headers()
         if artifact_type is not None:
             headers["OCI-Filters-Applied"] = "artifactType"
