@@ -243,3 +243,14 @@ def test_store_written_by_cli_subprocess_is_listed(scene: dict[str, BuiltImage],
         check=True,
     )
     assert out.stdout.split("\n")[1].startswith("ubuntu       latest    ")
+
+
+def test_image_group_lists_its_subcommands_and_loads_pull_push_lazily() -> None:
+    result = run("image", "--help")
+    assert result.exit_code == 0
+    listed = {line.split()[0] for line in result.stdout.split("Commands:")[1].splitlines() if line.strip()}
+    assert listed == {"history", "inspect", "list", "ls", "prune", "pull", "push", "remove", "rm", "tag"}
+    for name in ("pull", "push"):
+        sub = run("image", name, "--help")
+        assert sub.exit_code == 0
+        assert sub.stdout.startswith("Usage: ")

@@ -446,6 +446,32 @@ def test_concurrent_processes_leave_a_valid_index(store: LocalStore) -> None:
     assert fast == slow
 
 
+def _first_use_worker(root: str, worker: int, manifest: tuple[str, str, int]) -> None:
+    from cargobay.oci.manifest import Descriptor
+
+    LocalStore(root).add_reference(
+        f"first/use:{worker}", Descriptor(manifest[0], Digest.parse(manifest[1]), manifest[2])
+    )
+
+
+def test_concurrent_first_use_loses_no_reference(tmp_path: Path) -> None:
+    # Blobs are written into the directory before any LocalStore has created index.json.
+    seed = LocalStore(tmp_path / "seed")
+    image = write_image(seed)
+    root = tmp_path / "fresh"
+    shutil.copytree(seed.root / "blobs", root / "blobs")
+    manifest = (image.manifest.media_type, str(image.manifest.digest), image.manifest.size)
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_first_use_worker, args=(str(root), w, manifest)) for w in range(6)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    names = ref_names(LocalStore(root))
+    assert sorted(n for n in names if "@" not in n) == [f"docker.io/first/use:{w}" for w in range(6)]
+
+
 # ------------------------------------------------------------------------------ interop
 
 needs_skopeo = pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo not installed")

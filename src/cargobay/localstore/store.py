@@ -305,10 +305,13 @@ class LocalStore:
         self._lock_depth = 0
         self._lock_fd: int | None = None
         layout = self.root / LAYOUT_NAME
-        if not layout.exists():
-            self._write_atomic(layout, b'{"imageLayoutVersion":"1.0.0"}')
-        if not self._index_path.exists():
-            self._write_index({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []})
+        if not layout.exists() or not self._index_path.exists():
+            # Under the lock, so a concurrent first command cannot overwrite a new index.
+            with self.lock():
+                if not layout.exists():
+                    self._write_atomic(layout, b'{"imageLayoutVersion":"1.0.0"}')
+                if not self._index_path.exists():
+                    self._write_index({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []})
 
     @classmethod
     def open_default(cls) -> LocalStore:
@@ -888,7 +891,8 @@ class LocalStore:
                 if self.blobs.delete(digest):
                     result.reclaimed += st.st_size
                     result.events.append(DeleteEvent("Deleted", str(digest)))
-            for upload in self.blobs.uploads_dir.iterdir():
+            stale = [*self.blobs.uploads_dir.iterdir(), *self.root.glob(".*.tmp")]
+            for upload in stale:
                 with contextlib.suppress(FileNotFoundError):
                     if upload.stat().st_mtime <= cutoff:
                         upload.unlink()
