@@ -95,3 +95,30 @@ def test_referrers_bad_digest(client: Client, repo_name: str) -> None:
     client.push_image(repo_name, "app")
     for bad in ("sha256:baddigeststring", "latest", "sha256:" + "A" * 64, "md5:" + "0" * 32):
         expect_error(client.get(f"/v2/{repo_name}/referrers/{bad}"), 400, "DIGEST_INVALID")
+
+
+def test_referrers_pagination(client: Client, repo_name: str) -> None:
+    subject = client.push_image(repo_name, "app")
+    pushed = set()
+    for i in range(5):
+        kind = "application/vnd.example.sig" if i % 2 else "application/vnd.example.sbom"
+        pushed.add(_push_referrer(client, repo_name, subject.descriptor(), kind, f"n{i}")[0])
+    for query, expected in (("?n=2", pushed), ("?n=1&artifactType=application/vnd.example.sig", None)):
+        seen: list[str] = []
+        path: str | None = f"/v2/{repo_name}/referrers/{subject.digest}{query}"
+        while path:
+            resp = client.get(path)
+            assert resp.status == 200, resp
+            page = resp.json()["manifests"]
+            assert 1 <= len(page) <= 2, resp
+            seen += [d["digest"] for d in page]
+            link = resp.h("link")
+            path = link.split(">", 1)[0].lstrip("<") if link else None
+            if "artifactType" in query:
+                assert resp.h("oci-filters-applied") == "artifactType", resp
+                assert {d["artifactType"] for d in page} == {"application/vnd.example.sig"}
+        assert len(seen) == len(set(seen)), "a referrer came twice"
+        if expected is not None:
+            assert set(seen) == expected
+        else:
+            assert len(seen) == 2

@@ -1,4 +1,4 @@
-"""Several worker processes, crashes (kill -9) and concurrent pushes of the same blob."""
+"""Several worker processes, crashes (kill -9), concurrent pushes of one blob, deletes disabled."""
 
 from __future__ import annotations
 
@@ -264,3 +264,19 @@ def test_concurrent_pushes_of_the_same_blob(start_hub: Callable[..., Hub], repo_
     assert [p.name for p in files] == sorted(sha256(b).split(":")[1] for b in blobs), files
     assert all(p.parent.name == "sha256" for p in files)
     assert list((storage / "uploads").iterdir()) == []
+
+
+def test_deletes_disabled(start_hub: Callable[..., Hub], repo_name: str) -> None:
+    hub = start_hub(workers=1, env={"CARGOBAY_DELETE_ENABLED": "false"})
+    client = Client(hub.url)
+    image = client.push_image(repo_name, "v1")
+    for path in (
+        f"/v2/{repo_name}/manifests/v1",
+        f"/v2/{repo_name}/manifests/{image.digest}",
+        f"/v2/{repo_name}/blobs/{sha256(image.config)}",
+    ):
+        expect_error(client.delete(path), (400, 405), "UNSUPPORTED")
+    assert client.get(f"/v2/{repo_name}/manifests/v1").body == image.raw
+    assert client.blob_exists(repo_name, sha256(image.config))
+    # uploads can still be cancelled
+    assert client.delete(client.start_upload(repo_name)).status == 204
