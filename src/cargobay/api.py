@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cargobay.image.types import CopyError, Manifest, ProgressEvent
-from cargobay.oci.manifest import Platform
+from cargobay.oci.digest import InvalidDigest
+from cargobay.oci.manifest import InvalidManifest, Platform
 from cargobay.oci.reference import InvalidReference, Reference, parse_normalized
 
 if TYPE_CHECKING:
@@ -93,8 +94,15 @@ def _translate(exc: BaseException) -> ApiError | None:
 
     if isinstance(exc, ClientError | CopyError | StoreError | TransportError | CredentialsError):
         return ApiError(str(exc))
-    if isinstance(exc, InvalidReference):
+    if isinstance(exc, InvalidReference | InvalidDigest):
         return ApiError(str(exc))
+    if isinstance(exc, InvalidManifest):
+        if "manifest.v1+" in str(exc) or "schemaVersion must be 2" in str(exc):
+            return ApiError(
+                "[DEPRECATED] support for pulling manifest v2 schema1 images has been removed. "
+                "More information at https://docs.docker.com/go/deprecated-image-specs/"
+            )
+        return ApiError(f"manifest invalid: {exc}")
     return None
 
 
@@ -296,7 +304,9 @@ async def _pull_one(
     if all(_has_image(local, image) for image in resolved[2]):
         progress = _silent  # docker prints no layer lines when the image is already here
     with _errors(ref, pulling=True):
-        result = await copy_image(src, dst, resolved=resolved, progress=progress, retry_delay=_retry_delay(retry_delay))
+        result = await copy_image(
+            src, dst, resolved=resolved, progress=progress, retry_delay=_retry_delay(retry_delay)
+        )
     emit(Message(f"Digest: {source_top.digest}"))
     updated = not (before is not None and before.digest == source_top.digest and result.blobs_copied == 0)
     if not quiet_status:

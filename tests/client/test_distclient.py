@@ -225,18 +225,20 @@ def test_endpoint_rules(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     config = ClientConfig(
         insecure_registries=("10.0.0.0/8", "plain.example:5000"), registry_mirrors=("https://m.example",)
     )
-    assert config.endpoints("127.0.0.1:5000") == [("http://127.0.0.1:5000", False)]
-    assert config.endpoints("127.1.2.3") == [("http://127.1.2.3", False)]
-    assert config.endpoints("[::1]:5000") == [("http://[::1]:5000", False)]
-    assert config.endpoints("localhost:5000") == [("http://localhost:5000", False)]
-    assert config.endpoints("10.1.2.3:5000") == [("http://10.1.2.3:5000", False)]
-    assert config.endpoints("plain.example:5000") == [("http://plain.example:5000", False)]
-    assert config.endpoints("ghcr.io") == [("https://ghcr.io", False)]
-    assert config.endpoints("docker.io") == [
-        ("https://m.example", True),
-        ("https://registry-1.docker.io", False),
-    ]
-    assert config.endpoints("docker.io", for_push=True) == [("https://registry-1.docker.io", False)]
+
+    def bases(domain: str, **kw: Any) -> list[tuple[str, bool, bool]]:
+        return [(e.base, e.mirror, e.verify) for e in config.endpoints(domain, **kw)]
+
+    assert bases("127.0.0.1:5000") == [("http://127.0.0.1:5000", False, True)]
+    assert bases("127.1.2.3") == [("http://127.1.2.3", False, True)]
+    assert bases("[::1]:5000") == [("http://[::1]:5000", False, True)]
+    assert bases("localhost:5000") == [("http://localhost:5000", False, True)]
+    insecure = [("https://10.1.2.3:5000", False, False), ("http://10.1.2.3:5000", False, True)]
+    assert bases("10.1.2.3:5000") == insecure
+    assert bases("plain.example:5000")[1] == ("http://plain.example:5000", False, True)
+    assert bases("ghcr.io") == [("https://ghcr.io", False, True)]
+    assert bases("docker.io") == [("https://m.example", True, True), ("https://registry-1.docker.io", False, True)]
+    assert bases("docker.io", for_push=True) == [("https://registry-1.docker.io", False, True)]
     monkeypatch.setenv("CARGOBAY_HOME", str(tmp_path))
     monkeypatch.setenv("CARGOBAY_INSECURE_REGISTRIES", "a.example, b.example:1")
     (tmp_path / "config.json").write_text(json.dumps({"registry-mirrors": ["http://mirror.local:5000/"]}))

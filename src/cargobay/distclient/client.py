@@ -20,7 +20,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import aiohttp
 
 from cargobay.distclient.auth import Challenge, TokenCache, merge_scopes, parse_challenges, repository_scope
-from cargobay.distclient.config import ClientConfig, split_host_port
+from cargobay.distclient.config import ClientConfig, split_host_port, ssl_context
 from cargobay.distclient.credentials import Credentials, lookup
 from cargobay.distclient.errors import (
     ClientError,
@@ -72,6 +72,12 @@ def _connection_error(method: str, url: str, exc: BaseException) -> RegistryUnre
     host = parts.netloc
     if parts.port is None:
         host = f"{host}:{'443' if parts.scheme == 'https' else '80'}"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        cert_error = exc.certificate_error
+        reason = getattr(cert_error, "verify_message", "") or str(cert_error)
+        if any(word in reason for word in ("self-signed", "self signed", "local issuer", "unknown ca")):
+            reason = "certificate signed by unknown authority"
+        return RegistryUnreachable(f'{verb} "{url}": tls: failed to verify certificate: x509: {reason}')
     if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError) or isinstance(
         getattr(exc, "os_error", None) or exc.__cause__, ssl.SSLError
     ):
@@ -115,6 +121,8 @@ class RegistryClient:
         self._credentials: Credentials | None = None
         self._credentials_loaded = False
         self._endpoints = self.config.endpoints(domain, for_push=for_push)
+        self._ssl = ssl_context(domain)
+        self._ssl_for_base: ssl.SSLContext | bool = self._ssl
         self._base: str | None = None
         self._is_mirror = False
         self._challenge: Challenge | None = None
@@ -141,7 +149,7 @@ class RegistryClient:
 
     @property
     def base_url(self) -> str:
-        return self._base or self._endpoints[-1][0]
+        return self._base or self._endpoints[-1].base
 
     # -- credentials -------------------------------------------------------------------------
     def credentials(self, repository: str | None = None) -> Credentials:
@@ -160,10 +168,12 @@ class RegistryClient:
         if self._base is not None:
             return
         last: ClientError | None = None
-        for base, is_mirror in self._endpoints:
+        for endpoint in self._endpoints:
+            base, is_mirror = endpoint.base, endpoint.mirror
             url = f"{base}/v2/"
+            verify: ssl.SSLContext | bool = self._ssl if endpoint.verify else False
             try:
-                async with self.session.get(url, allow_redirects=True) as resp:
+                async with self.session.get(url, allow_redirects=True, ssl=verify) as resp:
                     await resp.read()
                     if resp.status == 401:
                         self._challenge = _pick_challenge(resp.headers.get("WWW-Authenticate", ""))
@@ -174,6 +184,8 @@ class RegistryClient:
                 last = _connection_error("GET", url, exc)
                 continue
             self._base, self._is_mirror = base, is_mirror
+            if not endpoint.verify:
+                self._ssl_for_base = False
             return
         assert last is not None
         raise last
@@ -182,7 +194,7 @@ class RegistryClient:
         """After a mirror failed an operation: fall back to the next endpoint. False when none."""
         if self._base is None:
             return False
-        bases = [b for b, _ in self._endpoints]
+        bases = [e.base for e in self._endpoints]
         index = bases.index(self._base)
         if index + 1 >= len(bases):
             return False
@@ -237,7 +249,7 @@ class RegistryClient:
                     "client_id": "cargobay",
                     "scope": " ".join(scopes),
                 }
-                request = self.session.post(realm, data=form)
+                request = self.session.post(realm, data=form, ssl=self._ssl)
             else:
                 params: list[tuple[str, str]] = []
                 if challenge.service:
@@ -249,7 +261,7 @@ class RegistryClient:
                     pair = f"{creds.username}:{creds.password}".encode()
                     headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
                 sep = "&" if "?" in realm else "?"
-                request = self.session.get(f"{realm}{sep}{urlencode(params)}", headers=headers)
+                request = self.session.get(f"{realm}{sep}{urlencode(params)}", headers=headers, ssl=self._ssl)
             async with request as resp:
                 body = await resp.read()
                 status = resp.status
@@ -301,7 +313,12 @@ class RegistryClient:
                 send_headers["Authorization"] = auth
             try:
                 resp = await self.session.request(
-                    method, url, headers=send_headers, data=data, allow_redirects=allow_redirects
+                    method,
+                    url,
+                    headers=send_headers,
+                    data=data,
+                    allow_redirects=allow_redirects,
+                    ssl=self._ssl_for_base,
                 )
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 raise _connection_error(method, url, exc) from None

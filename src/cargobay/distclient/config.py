@@ -5,8 +5,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 DOCKER_HUB_DOMAIN = "docker.io"
@@ -114,13 +116,58 @@ class ClientConfig:
                     continue
         return False
 
-    def endpoints(self, domain: str, *, for_push: bool = False) -> list[tuple[str, bool]]:
-        """Base URLs to try in order, each with whether it is a mirror (no credentials sent)."""
+    def endpoints(self, domain: str, *, for_push: bool = False) -> list[Endpoint]:
+        """Base URLs to try in order.
+
+        docker.io: the mirrors (pulls only, never sent credentials), then registry-1.docker.io.
+        Loopback: plain HTTP. Configured insecure registries: HTTPS without certificate
+        verification, then plain HTTP (docker's order). Everything else: verified HTTPS.
+        """
         if domain == DOCKER_HUB_DOMAIN:
-            out = [] if for_push else [(m, True) for m in self.registry_mirrors]
-            return [*out, (DOCKER_HUB_REGISTRY, False)]
-        scheme = "http" if self.is_insecure(domain) else "https"
-        return [(f"{scheme}://{domain}", False)]
+            out = [] if for_push else [Endpoint(m, mirror=True) for m in self.registry_mirrors]
+            return [*out, Endpoint(DOCKER_HUB_REGISTRY)]
+        if is_loopback(domain):
+            return [Endpoint(f"http://{domain}")]
+        if self.is_insecure(domain):
+            return [Endpoint(f"https://{domain}", verify=False), Endpoint(f"http://{domain}")]
+        return [Endpoint(f"https://{domain}")]
+
+
+class Endpoint(NamedTuple):
+    base: str
+    mirror: bool = False
+    verify: bool = True
+
+
+def certs_dirs() -> list[Path]:
+    """Where per-registry TLS files live, docker's layout: `<dir>/<host[:port]>/{*.crt,*.cert,*.key}`."""
+    explicit = os.environ.get("CARGOBAY_CERTS_DIR")
+    if explicit:
+        return [Path(explicit)]
+    return [cargobay_home() / "certs.d", Path("/etc/docker/certs.d"), Path("/etc/containers/certs.d")]
+
+
+_SSL_CACHE: dict[str, ssl.SSLContext] = {}
+
+
+def ssl_context(domain: str) -> ssl.SSLContext:
+    """System CAs plus the registry's own `*.crt` CAs and `client.cert`/`client.key` pair, if any."""
+    dirs = [d / domain for d in certs_dirs() if (d / domain).is_dir()]
+    key = "|".join(str(d) for d in dirs)
+    cached = _SSL_CACHE.get(key)
+    if cached is not None:
+        return cached
+    context = ssl.create_default_context()
+    for directory in dirs:
+        for path in sorted(directory.iterdir()):
+            if path.suffix == ".crt":
+                context.load_verify_locations(cafile=str(path))
+            elif path.suffix == ".cert":
+                keyfile = path.with_suffix(".key")
+                if keyfile.exists():
+                    context.load_cert_chain(str(path), str(keyfile))
+    _SSL_CACHE[key] = context
+    return context
 
 
 def _int(value: object, default: int) -> int:
