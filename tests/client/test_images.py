@@ -254,3 +254,10 @@ def test_image_group_lists_its_subcommands_and_loads_pull_push_lazily() -> None:
         sub = run("image", name, "--help")
         assert sub.exit_code == 0
         assert sub.stdout.startswith("Usage: ")
+
+
+def test_subcommand_name_as_repository_hints(scene: dict[str, BuiltImage]) -> None:
+    result = run("images", "ls")
+    assert result.exit_code == 0
+    assert result.stdout == "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n"
+    assert result.stderr == 'No images found matching "ls": did you mean "cargobay image ls"?\n'

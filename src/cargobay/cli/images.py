@@ -352,6 +352,15 @@ def images(
         except render.TemplateError as exc:
             raise CliError(str(exc)) from None
     click.echo(text, nl=False)
+    if repository in SUBCOMMAND_NAMES and not rows:
+        click.echo(
+            f'No images found matching "{repository}": did you mean "cargobay image {repository}"?', err=True
+        )
+
+
+SUBCOMMAND_NAMES = frozenset(
+    {"ls", "list", "rm", "remove", "tag", "inspect", "history", "prune", "pull", "push"}
+)
 
 
 def _cell(row: ImageRow, field: str) -> str:

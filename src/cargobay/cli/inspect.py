@@ -14,6 +14,18 @@ from cargobay.localstore.timeutil import parse_rfc3339
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
+# docker's DockerOCIImageConfig, in its field order; empty fields are omitted (omitempty).
+CONFIG_FIELDS = (
+    "User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels",
+    "StopSignal", "ArgsEscaped", "Healthcheck", "OnBuild", "Shell",
+)  # fmt: skip
+
+
+def _docker_config(config: Any) -> dict[str, Any]:
+    if not isinstance(config, dict):
+        return {}
+    return {k: config[k] for k in CONFIG_FIELDS if config.get(k) not in (None, "", [], {}, False)}
+
 
 def _go_time(text: str) -> str:
     stamp = parse_rfc3339(text) if text else None
@@ -37,7 +49,7 @@ def inspect_document(store: LocalStore, record: ImageRecord) -> dict[str, Any]:
         "Comment": str(config.get("comment") or ""),
         "Created": _go_time(str(config.get("created") or "")),
         "Author": str(config.get("author") or ""),
-        "Config": config.get("config") if isinstance(config.get("config"), dict) else {},
+        "Config": _docker_config(config.get("config")),
         "Architecture": str(config.get("architecture") or ""),
     }
     if config.get("variant"):
