@@ -610,14 +610,12 @@ class LocalStore:
 
     def resolve(self, reference_or_id: str) -> ImageRecord:
         """docker's GetImage: a full or short image ID, `name`, `name:tag` or `name@digest`."""
-        entries = self._entries()
-        records = self._records(entries)
-        image_id, _ = self._lookup(entries, records, reference_or_id)
+        listed = self._read_listing()
+        records = {r.id: r for r in listed} if listed is not None else self._records(self._entries())
+        image_id, _ = self._lookup(records, reference_or_id)
         return records[image_id]
 
-    def _lookup(
-        self, entries: list[Entry], records: dict[Digest, ImageRecord], text: str
-    ) -> tuple[Digest, Reference | None]:
+    def _lookup(self, records: dict[Digest, ImageRecord], text: str) -> tuple[Digest, Reference | None]:
         """Find the image; the Reference is set when `text` named a stored reference."""
         if IDENTIFIER_RE.fullmatch(text) or (text.startswith("sha256:") and Digest.is_valid(text)):
             wanted = Digest.parse(text if ":" in text else f"sha256:{text}")
@@ -629,9 +627,9 @@ class LocalStore:
         except InvalidReference as exc:
             raise StoreError(str(exc)) from None
         key = ref.with_digest(ref.digest) if ref.digest is not None else ref.with_default_tag()
-        for entry in entries:
-            if entry.ref == key and entry.info is not None:
-                return entry.info.id, key
+        for record in records.values():
+            if key in record.references:
+                return record.id, key
         prefix = text[len("sha256:") :] if text.startswith("sha256:") else text
         if prefix and all(c in _HEX for c in prefix):
             matches = [d for d in records if d.encoded.startswith(prefix)]
@@ -710,7 +708,7 @@ class LocalStore:
             doc = self._read_index()
             entries = self._entries(doc)
             records = self._records(entries)
-            image_id, via = self._lookup(entries, records, source)
+            image_id, via = self._lookup(records, source)
             template = _pick_entry(entries, image_id, via)
             new = Entry(template.descriptor, target_ref, template.info, now_timestamp().rfc3339nano())
             new.descriptor = Descriptor(
@@ -739,7 +737,7 @@ class LocalStore:
             doc = self._read_index()
             before = self._entries(doc)
             records = self._records(before)
-            image_id, via = self._lookup(before, records, reference_or_id)
+            image_id, via = self._lookup(records, reference_or_id)
             result = RemoveResult()
             after = self._remove_locked(before, records[image_id], via, force, result)
             self._save(doc, after)
