@@ -34,6 +34,18 @@ class AccountError(ValueError):
         self.field = field
 
 
+class AccountConflict(AccountError):
+    """A name or email is already taken."""
+
+
+class AccountNotFound(AccountError):
+    """No such user, organisation, membership or token."""
+
+
+class NotAllowed(AccountError):
+    """The actor lacks the role, or a personal access token tried account administration."""
+
+
 class InvalidCredentials(ValueError):
     pass
 
@@ -112,16 +124,16 @@ class AccountService:
         check_email(email)
         check_password(password)
         if await self.store.account_by_email(email) is not None:
-            raise AccountError("an account with this email already exists", "email")
+            raise AccountConflict("an account with this email already exists", "email")
         try:
             return await self.store.create_account(username, "user", email, hash_password(password), is_admin)
         except Conflict:
-            raise AccountError("this username is taken", "username") from None
+            raise AccountConflict("this username is taken", "username") from None
 
     async def change_password(self, actor: Actor, old_password: str, new_password: str) -> None:
         account = await self._own_account(actor)
         if actor.token_actions is not None:
-            raise AccountError("access tokens cannot change passwords; log in with the password")
+            raise NotAllowed("access tokens cannot change passwords; log in with the password")
         if not verify_password(account.password_hash, old_password):
             raise InvalidCredentials("current password is wrong")
         check_password(new_password)
@@ -131,7 +143,7 @@ class AccountService:
         """Administrative reset (CLI)."""
         account = await self.store.account_by_name(username)
         if account is None or account.kind != "user":
-            raise AccountError(f"no such user: {username}", "username")
+            raise AccountNotFound(f"no such user: {username}", "username")
         check_password(new_password)
         await self.store.set_password_hash(account.id, hash_password(new_password))
 
@@ -201,16 +213,16 @@ class AccountService:
         try:
             org = await self.store.create_account(name, "org", None, None)
         except Conflict:
-            raise AccountError("this name is taken", "name") from None
+            raise AccountConflict("this name is taken", "name") from None
         await self.store.set_membership(org.id, actor.account_id, "owner")
         return org
 
     async def _org_for_owner(self, actor: Actor, org_name: str) -> AccountRow:
         org = await self.store.account_by_name(org_name)
         if org is None or org.kind != "org":
-            raise AccountError(f"no such organisation: {org_name}", "org")
+            raise AccountNotFound(f"no such organisation: {org_name}", "org")
         if not actor.is_admin and await self.store.role_in(org_name, actor.account_id) != "owner":
-            raise AccountError(f"only owners of {org_name} can manage its members", "org")
+            raise NotAllowed(f"only owners of {org_name} can manage its members", "org")
         return org
 
     async def set_member(self, actor: Actor, org_name: str, username: str, role: str) -> None:
@@ -219,7 +231,7 @@ class AccountService:
         org = await self._org_for_owner(actor, org_name)
         user = await self.store.account_by_name(username)
         if user is None or user.kind != "user":
-            raise AccountError(f"no such user: {username}", "username")
+            raise AccountNotFound(f"no such user: {username}", "username")
         if role == "member" and await self.store.role_in(org_name, user.id) == "owner":
             await self._keep_an_owner(org.id)
         await self.store.set_membership(org.id, user.id, role)
@@ -228,11 +240,11 @@ class AccountService:
         org = await self._org_for_owner(actor, org_name)
         user = await self.store.account_by_name(username)
         if user is None:
-            raise AccountError(f"no such user: {username}", "username")
+            raise AccountNotFound(f"no such user: {username}", "username")
         if await self.store.role_in(org_name, user.id) == "owner":
             await self._keep_an_owner(org.id)
         if not await self.store.remove_membership(org.id, user.id):
-            raise AccountError(f"{username} is not a member of {org_name}", "username")
+            raise AccountNotFound(f"{username} is not a member of {org_name}", "username")
 
     async def _keep_an_owner(self, org_id: int) -> None:
         if await self.store.count_owners(org_id) <= 1:
@@ -241,14 +253,14 @@ class AccountService:
     async def members(self, org_name: str) -> list[tuple[str, str]]:
         org = await self.store.account_by_name(org_name)
         if org is None or org.kind != "org":
-            raise AccountError(f"no such organisation: {org_name}", "org")
+            raise AccountNotFound(f"no such organisation: {org_name}", "org")
         return await self.store.members(org.id)
 
     # -- personal access tokens ------------------------------------------------------------
 
     async def create_token(self, actor: Actor, label: str, scope: str) -> NewToken:
         if actor.token_actions is not None:
-            raise AccountError("access tokens cannot create access tokens")
+            raise NotAllowed("access tokens cannot create access tokens")
         if not 1 <= len(label) <= 100:
             raise AccountError("token label must be 1 to 100 characters", "label")
         if scope not in TOKEN_SCOPES:
@@ -264,4 +276,4 @@ class AccountService:
 
     async def revoke_token(self, actor: Actor, token_id: str) -> None:
         if not await self.store.revoke_token(actor.account_id, token_id):
-            raise AccountError("no such active token", "token")
+            raise AccountNotFound("no such active token", "token")
