@@ -6,6 +6,7 @@ import json
 import subprocess
 import urllib.parse
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -369,3 +370,26 @@ def test_referrers_list_artifacts_pushed_with_skopeo(
     assert filtered.status == 200
     assert [d["digest"] for d in json.loads(filtered.body)["manifests"]] == [sig.digest]
     assert filtered.header("OCI-Filters-Applied") == "artifactType"
+
+
+def test_list_tags_follows_pagination(
+    hub_url: str, skopeo: Skopeo, make_oci_image: MakeImage, tmp_path: Path, repo_name: str
+) -> None:
+    # more tags than one default page (1000 in distribution and the hub): skopeo must follow
+    # the hub's Link headers to list them all; the extra tags are PUT over plain HTTP (fast)
+    image = make_oci_image(tmp_path, layers=1)
+    skopeo("copy", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{repo_name}:t0000")
+    tags = [f"t{i:04d}" for i in range(1050)]
+
+    def put(tag: str) -> int:
+        url = f"http://{hub_url}/v2/{repo_name}/manifests/{tag}"
+        return request("PUT", url, headers={"Content-Type": image.media_type}, data=image.raw).status
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(put, tags[1:])) == {201}
+
+    first_page = request("GET", f"http://{hub_url}/v2/{repo_name}/tags/list")
+    assert first_page.status == 200
+    assert len(json.loads(first_page.body)["tags"]) < len(tags)
+    assert 'rel="next"' in (first_page.header("Link") or "")
+    assert list_tags(skopeo, hub_url, repo_name) == tags
