@@ -166,3 +166,46 @@ def test_search_finds_repository_and_lists_tags(
         ).stdout
     )
     assert sorted(tag for entry in tags for tag in entry["Tags"]) == ["1.0", "latest"]
+
+
+@pytest.mark.parametrize("push_format", ["oci", "v2s2"])
+def test_manifest_list_built_by_podman(
+    hub_url: str,
+    make_podman: Callable[[], Podman],
+    skopeo: Skopeo,
+    make_oci_image: MakeImage,
+    tmp_path: Path,
+    repo_name: str,
+    push_format: str,
+) -> None:
+    image = make_oci_image(tmp_path, layers=2, platforms=PLATFORMS)
+    podman = make_podman()
+    podman("manifest", "create", "cargobay-test-list")
+    podman("manifest", "add", "--all", "cargobay-test-list", image.oci_ref)
+
+    podman(
+        "manifest",
+        "push",
+        "--all",
+        "--format",
+        push_format,
+        "--tls-verify=false",
+        "cargobay-test-list",
+        f"docker://{hub_url}/{repo_name}:list",
+    )
+
+    index = json.loads(inspect_raw(skopeo, hub_url, f"{repo_name}:list"))
+    by_arch = {entry["platform"]["architecture"]: entry for entry in index["manifests"]}
+    assert sorted(by_arch) == ["amd64", "arm64"]
+    if push_format == "oci":
+        assert {entry["digest"] for entry in index["manifests"]} == set(image.manifest_digests)
+    for platform in PLATFORMS:
+        arch = platform.split("/")[1]
+        built = image.for_platform(platform)
+        child = json.loads(inspect_raw(skopeo, hub_url, f"{repo_name}@{by_arch[arch]['digest']}"))
+        puller = make_podman()
+        pulled_id = puller(
+            "pull", "--tls-verify=false", "--arch", arch, f"{hub_url}/{repo_name}:list"
+        ).stdout.strip()
+        assert pulled_id == child["config"]["digest"].split(":", 1)[1]
+        assert rootfs_layers(puller, pulled_id) == list(built.diff_ids)
