@@ -550,3 +550,27 @@ def test_umoci_lists_and_unpacks(store: LocalStore, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert (bundle / "rootfs" / "app").is_file()
     assert (bundle / "rootfs" / "base").is_file()
+
+
+def test_two_manifests_with_one_config_keep_their_own_manifest(store: LocalStore) -> None:
+    import hashlib
+
+    from cargobay.oci.manifest import Descriptor
+
+    image = write_image(store)
+    # The same config with a differently compressed layer: another manifest, the same image ID.
+    other_layer = store.put_blob(b"not-really-zstd")
+    doc = json.loads(store.read_blob(image.manifest.digest))
+    doc["layers"][0].update(
+        digest=str(other_layer), size=15, mediaType="application/vnd.oci.image.layer.v1.tar+zstd"
+    )
+    raw = json.dumps(doc).encode()
+    other = Descriptor(image.manifest.media_type, store.put_blob(raw), len(raw))
+    assert other.digest == Digest("sha256", hashlib.sha256(raw).hexdigest())
+    store.add_reference("a:1", image.manifest)
+    store.add_reference("b:1", other)
+    by_ref = {str(e.ref): e.info for e in store._entries() if e.ref is not None and e.info is not None}
+    assert by_ref["docker.io/library/a:1"].manifest.digest == image.manifest.digest
+    assert by_ref["docker.io/library/b:1"].manifest.digest == other.digest
+    assert by_ref["docker.io/library/b:1"].size == 15
+    assert store.get_reference("b:1") == Descriptor(other.media_type, other.digest, other.size)

@@ -389,16 +389,19 @@ class LocalStore:
     # ------------------------------------------------------------------------- entries
     def _entries(self, doc: dict[str, Any] | None = None) -> list[Entry]:
         doc = doc if doc is not None else self._read_index()
-        # The cached image info is written on one entry per image; the others name the image ID.
-        infos: dict[str, ImageInfo] = {}
+        # The cached image info is written on one entry per (image, platform manifest); the other
+        # entries reaching the same manifest carry only the image ID and manifest digest.
+        infos: dict[tuple[str, str], ImageInfo] = {}
         for item in doc["manifests"]:
             annotations = item.get("annotations") if isinstance(item, dict) else None
             if isinstance(annotations, dict):
                 image_id, cache = annotations.get(ANNOTATION_ID), annotations.get(ANNOTATION_CACHE)
-                if isinstance(image_id, str) and isinstance(cache, str) and image_id not in infos:
-                    info = ImageInfo.from_cache(image_id, cache)
-                    if info is not None:
-                        infos[image_id] = info
+                if isinstance(image_id, str) and isinstance(cache, str):
+                    key = (image_id, str(annotations.get(ANNOTATION_MANIFEST) or item.get("digest")))
+                    if key not in infos:
+                        info = ImageInfo.from_cache(image_id, cache)
+                        if info is not None and str(info.manifest.digest) == key[1]:
+                            infos[key] = info
         out: list[Entry] = []
         for item in doc["manifests"]:
             entry = self._entry_from_json(item, infos)
@@ -406,7 +409,7 @@ class LocalStore:
                 out.append(entry)
         return out
 
-    def _entry_from_json(self, item: Any, infos: dict[str, ImageInfo]) -> Entry | None:
+    def _entry_from_json(self, item: Any, infos: dict[tuple[str, str], ImageInfo]) -> Entry | None:
         if not isinstance(item, dict):
             return None
         raw_annotations = item.get("annotations") or {}
@@ -444,7 +447,9 @@ class LocalStore:
             except InvalidReference:
                 foreign = name
         image_id = raw_annotations.get(ANNOTATION_ID)
-        info = infos.get(image_id) if isinstance(image_id, str) else None
+        selected = raw_annotations.get(ANNOTATION_MANIFEST)
+        key = (str(image_id), str(selected or digest))
+        info = infos.get(key) if isinstance(image_id, str) else None
         if info is None and media_type in mt.MANIFEST_TYPES:
             with contextlib.suppress(StoreError, OSError, InvalidManifest, ValueError):
                 selected = raw_annotations.get(ANNOTATION_MANIFEST)
@@ -720,12 +725,13 @@ class LocalStore:
 
     def _save(self, doc: dict[str, Any], entries: list[Entry]) -> None:
         # Entries we could not read at all (not descriptors) are dropped; everything else is kept.
-        cached: set[Digest] = set()
+        cached: set[tuple[Digest, Digest]] = set()
         manifests = []
         for entry in entries:
-            first = entry.info is not None and entry.info.id not in cached
-            if entry.info is not None:
-                cached.add(entry.info.id)
+            key = (entry.info.id, entry.info.manifest.digest) if entry.info is not None else None
+            first = key is not None and key not in cached
+            if key is not None:
+                cached.add(key)
             manifests.append(entry.to_json(with_cache=first))
         doc["manifests"] = manifests
         self._write_index(doc)
