@@ -9,12 +9,15 @@ from typing import Any
 import pytest
 from hubclient import (
     DOCKER_LIST,
+    OCI_CONFIG,
     OCI_EMPTY,
     OCI_INDEX,
+    OCI_LAYER,
     OCI_MANIFEST,
     Client,
     expect_error,
     sha256,
+    sha512,
 )
 
 
@@ -225,3 +228,52 @@ def test_retag_moves_the_tag(client: Client, repo_name: str) -> None:
     second = client.push_image(repo_name, "latest")
     _check_pull(client, repo_name, "latest", second.raw, second.media_type)
     _check_pull(client, repo_name, first.digest, first.raw, first.media_type)
+
+
+def test_sha512_manifest_and_blobs(client: Client, repo_name: str) -> None:
+    config = b'{"architecture":"amd64","os":"linux"}'
+    layer = os.urandom(500)
+    for blob in (config, layer):
+        location = client.start_upload(repo_name, "?digest-algorithm=sha512")
+        sep = "&" if "?" in location else "?"
+        resp = client.request(
+            "PUT", f"{location}{sep}digest={sha512(blob)}", blob, {"Content-Type": "application/octet-stream"}
+        )
+        assert resp.status == 201, resp
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": sha512(config), "size": len(config)},
+        "layers": [{"mediaType": OCI_LAYER, "digest": sha512(layer), "size": len(layer)}],
+    }
+    raw = json.dumps(doc).encode()
+    digest = sha512(raw)
+    resp = client.put_manifest(repo_name, digest, raw, OCI_MANIFEST)
+    assert resp.status == 201, resp
+    assert resp.h("docker-content-digest") == digest, resp
+    got = client.get(f"/v2/{repo_name}/manifests/{digest}")
+    assert got.status == 200 and got.body == raw, got
+    assert got.h("docker-content-digest") == digest
+    head = client.head(f"/v2/{repo_name}/manifests/{digest}")
+    assert head.status == 200 and head.h("docker-content-digest") == digest, head
+    assert client.delete(f"/v2/{repo_name}/manifests/{digest}").status == 202
+    expect_error(client.get(f"/v2/{repo_name}/manifests/{digest}"), 404, "MANIFEST_UNKNOWN")
+    # a sha512 reference to a blob the repository does not have is refused like any other
+    missing = {**doc, "layers": [{"mediaType": OCI_LAYER, "digest": sha512(b"nope"), "size": 4}]}
+    raw_missing = json.dumps(missing).encode()
+    expect_error(
+        client.put_manifest(repo_name, "missing", raw_missing, OCI_MANIFEST), 400, "MANIFEST_BLOB_UNKNOWN"
+    )
+
+
+def test_repeated_tag_parameters(client: Client, repo_name: str) -> None:
+    image = client.push_image(repo_name)
+    resp = client.request(
+        "PUT",
+        f"/v2/{repo_name}/manifests/{image.digest}?tag=x&tag=x&tag=y",
+        image.raw,
+        {"Content-Type": image.media_type},
+    )
+    assert resp.status == 201, resp
+    assert sorted(t.strip() for t in (resp.h("oci-tag") or "").split(",")) == ["x", "y"], resp
+    assert client.get(f"/v2/{repo_name}/tags/list").json()["tags"] == ["x", "y"]
