@@ -328,3 +328,19 @@ def test_disk_full_fails_cleanly(cb: Any, seed: Callable[..., Any], tmp_path: Pa
         cb.run("pull", seeded.ref, check=True)
     finally:
         subprocess.run(["umount", str(small)], check=False)
+
+
+def test_concurrent_pulls_download_each_blob_once(
+    cb: Any, seed: Callable[..., Any], make_proxy: Callable[..., Any]
+) -> None:
+    seeded = seed(layers=3, layer_size=1_500_000)
+    proxy = make_proxy()
+    ref = f"{proxy.url}/{seeded.repository}:{seeded.tag}"
+    processes = [cb.popen("pull", ref) for _ in range(3)]
+    for process in processes:
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr
+    assert ref in cb.refs()
+    for digest in seeded.image.blob_digests():
+        fetched = [p for p, _ in proxy.blob_gets() if p.endswith(digest)]
+        assert len(fetched) == 1, (digest, fetched)

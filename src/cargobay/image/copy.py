@@ -127,6 +127,9 @@ class _Copier:
         restarted = False
         while True:
             sink = await self.dst.blob_sink(d)
+            if getattr(sink, "present", False):  # another process stored it meanwhile
+                await sink.abort(keep_partial=True)
+                return
             resumed = sink.offset > 0
             try:
                 await self._transfer_once(d, sink, is_layer)

@@ -30,7 +30,7 @@ from cargobay.oci.digest import Digest, Digester, digest_bytes
 from cargobay.oci.manifest import Descriptor
 from cargobay.oci.reference import InvalidReference, Reference, parse_normalized
 from cargobay.storage.filesystem import FilesystemBlobStore
-from cargobay.transports.common import StoreBlobSink, file_blob
+from cargobay.transports.common import StoreBlobSink, file_blob, open_store_sink
 
 DOCKER_LAYER_TAR = "application/vnd.docker.image.rootfs.diff.tar"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -271,7 +271,7 @@ class DockerArchiveDestination:
         return False
 
     async def blob_sink(self, descriptor: Descriptor) -> StoreBlobSink:
-        return StoreBlobSink(self.store, descriptor)
+        return await open_store_sink(self.store, descriptor)
 
     async def put_manifest(self, manifest: Manifest) -> None:
         self.manifests.append(manifest)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import re
 from collections.abc import AsyncIterator, Callable
@@ -62,15 +63,32 @@ class StoreBlobSink:
 
     The session file is named after the digest, so a transfer that was interrupted (Ctrl-C,
     a dropped connection, a crash) leaves a prefix of the blob that the next attempt resumes.
+    Open it with `open_store_sink`, which serialises writers of one blob across processes.
     """
 
-    def __init__(self, store: FilesystemBlobStore, descriptor: Descriptor, prefix: str = "copy") -> None:
+    def __init__(
+        self,
+        store: FilesystemBlobStore,
+        descriptor: Descriptor,
+        prefix: str = "copy",
+        lock_fd: int | None = None,
+    ) -> None:
         self.store = store
         self.session = session_name(descriptor, prefix)
-        self.writer: FilesystemBlobWriter | None = store.writer(
-            self.session, descriptor.digest.algorithm, append=True
-        )
-        self.offset = self.writer.size
+        self._lock_fd = lock_fd
+        # Another process may have stored the blob while we waited for its lock.
+        self.present = store.stat(descriptor.digest) == descriptor.size
+        self.writer: FilesystemBlobWriter | None = None
+        self.offset = 0
+        if not self.present:
+            self.writer = store.writer(self.session, descriptor.digest.algorithm, append=True)
+            self.offset = self.writer.size
+
+    def _unlock(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     async def write(self, data: bytes) -> None:
         assert self.writer is not None
@@ -85,16 +103,43 @@ class StoreBlobSink:
             raise BlobVerificationError(
                 f"filesystem layer verification failed for digest {descriptor.digest}: {exc}"
             ) from None
+        finally:
+            self._unlock()
 
     async def abort(self, keep_partial: bool) -> None:
         writer, self.writer = self.writer, None
-        if writer is None:
-            return
-        if keep_partial:
-            writer.flush()
-            writer.close()
-        else:
-            writer.cancel()
+        try:
+            if writer is not None:
+                if keep_partial:
+                    writer.flush()
+                    writer.close()
+                else:
+                    writer.cancel()
+        finally:
+            self._unlock()
+
+
+async def open_store_sink(
+    store: FilesystemBlobStore, descriptor: Descriptor, prefix: str = "copy"
+) -> StoreBlobSink:
+    """A sink for `descriptor`, holding an exclusive lock on its session across processes.
+
+    Two pulls of one layer never write the same session file at once: the second waits, then
+    finds the blob stored (`sink.present`) and downloads nothing.
+    """
+    lock_path = store.uploads_dir / f"{session_name(descriptor, prefix)}.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(0.05)
+        return StoreBlobSink(store, descriptor, prefix, lock_fd=fd)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def fsync_write(path: os.PathLike[str] | str, data: bytes) -> None:

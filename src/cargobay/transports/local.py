@@ -15,7 +15,7 @@ from cargobay.localstore.store import LocalStore
 from cargobay.oci.digest import Digest, digest_bytes
 from cargobay.oci.manifest import Descriptor
 from cargobay.oci.reference import Reference
-from cargobay.transports.common import StoreBlobSink, file_blob
+from cargobay.transports.common import StoreBlobSink, file_blob, open_store_sink
 
 
 class LocalImageNotFound(ManifestNotFound):
@@ -110,7 +110,7 @@ class LocalStoreDestination:
         return False
 
     async def blob_sink(self, descriptor: Descriptor) -> StoreBlobSink:
-        return StoreBlobSink(self.store.blobs, descriptor, prefix="pull")
+        return await open_store_sink(self.store.blobs, descriptor, prefix="pull")
 
     def _put(self, manifest: Manifest) -> None:
         if not self.store.has_blob(manifest.digest):

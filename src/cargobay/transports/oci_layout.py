@@ -16,7 +16,7 @@ from cargobay.oci import mediatypes as mt
 from cargobay.oci.digest import Digest, InvalidDigest, digest_bytes
 from cargobay.oci.manifest import Descriptor
 from cargobay.storage.filesystem import FilesystemBlobStore
-from cargobay.transports.common import StoreBlobSink, file_blob, fsync_write
+from cargobay.transports.common import StoreBlobSink, file_blob, fsync_write, open_store_sink
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_FILE = "oci-layout"
@@ -195,7 +195,7 @@ class OciLayoutDestination:
         return False
 
     async def blob_sink(self, descriptor: Descriptor) -> StoreBlobSink:
-        return StoreBlobSink(self.layout.blobs, descriptor)
+        return await open_store_sink(self.layout.blobs, descriptor)
 
     async def put_manifest(self, manifest: Manifest) -> None:
         self.layout.put_manifest(manifest)
