@@ -1,0 +1,128 @@
+"""Helpers for tests against a hub with token auth: accounts made through the hub's own
+services, tokens from its /token endpoint, pushes over the registry API."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from cargobay.config import load_settings
+from cargobay.server.app import build_hub
+from support.http import Response, request
+from support.servers import Hub
+
+PASSWORD = "Sup3r-secret"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def basic(user: str, password: str = PASSWORD) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _hub_services(hub: Hub) -> Any:
+    settings = load_settings(None, {"data_dir": hub.data_dir, "database_url": hub.database_url}, environ={})
+    return build_hub(settings)
+
+
+def run_with_hub(hub: Hub, action: Any) -> Any:
+    async def go() -> Any:
+        services = _hub_services(hub)
+        try:
+            return await action(services)
+        finally:
+            await services.close()
+
+    return asyncio.run(go())
+
+
+def add_user(hub: Hub, name: str, *, admin: bool = False, password: str = PASSWORD) -> None:
+    run_with_hub(hub, lambda h: h.accounts.sign_up(name, f"{name}@example.com", password, is_admin=admin))
+
+
+def set_private(hub: Hub, repository: str, private: bool = True) -> None:
+    assert run_with_hub(hub, lambda h: h.metadata.set_repository_private(repository, private))
+
+
+def get_token(
+    hub: Hub, *scopes: str, user: str | None = None, password: str = PASSWORD, **params: str
+) -> Response:
+    params = {"service": "cargobay", **params}
+    query = urlencode([*params.items(), *(("scope", s) for s in scopes)])
+    headers = basic(user, password) if user else {}
+    return request("GET", f"{hub.base_url}/token?{query}", headers=headers)
+
+
+def token_for(hub: Hub, *scopes: str, user: str | None = None, password: str = PASSWORD) -> str:
+    answer = get_token(hub, *scopes, user=user, password=password)
+    assert answer.status == 200, answer.body
+    token: str = json.loads(answer.body)["token"]
+    return token
+
+
+def granted(token: str) -> list[dict[str, Any]]:
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    access: list[dict[str, Any]] = claims["access"]
+    return access
+
+
+@dataclass
+class Pushed:
+    manifest: bytes
+    digest: str
+    layer_digest: str
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def push_image(
+    hub: Hub, repository: str, headers: dict[str, str], tag: str = "v1", seed: bytes = b"x"
+) -> Pushed:
+    """Push a one-layer image over the registry API; asserts every step succeeded."""
+    layer = b"layer:" + seed * 100
+    config = json.dumps({"architecture": "amd64", "os": "linux", "seed": seed.decode()}).encode()
+    for blob in (layer, config):
+        answer = request(
+            "POST",
+            f"{hub.base_url}/v2/{repository}/blobs/uploads/?digest={digest_of(blob)}",
+            headers={**headers, "Content-Type": "application/octet-stream"},
+            data=blob,
+        )
+        assert answer.status == 201, (answer.status, answer.body)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": digest_of(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": digest_of(layer),
+                    "size": len(layer),
+                }
+            ],
+        }
+    ).encode()
+    answer = request(
+        "PUT",
+        f"{hub.base_url}/v2/{repository}/manifests/{tag}",
+        headers={**headers, "Content-Type": OCI_MANIFEST},
+        data=manifest,
+    )
+    assert answer.status == 201, (answer.status, answer.body)
+    return Pushed(manifest, digest_of(manifest), digest_of(layer))
