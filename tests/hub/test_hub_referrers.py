@@ -122,3 +122,22 @@ def test_referrers_pagination(client: Client, repo_name: str) -> None:
             assert set(seen) == expected
         else:
             assert len(seen) == 2
+
+
+def test_index_referrer_without_artifact_type(client: Client, repo_name: str) -> None:
+    subject = client.push_image(repo_name, "app")
+    child = client.push_image(repo_name)
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [child.descriptor()],
+        "subject": subject.descriptor(),
+        "annotations": {"a": "1", "b": "2"},
+    }
+    raw = json.dumps(doc).encode()
+    resp = client.put_manifest(repo_name, sha256(raw), raw, OCI_INDEX)
+    assert resp.status == 201 and resp.h("oci-subject") == subject.digest, resp
+    found = _referrers(client, repo_name, subject.digest)
+    assert found == [
+        {"mediaType": OCI_INDEX, "digest": sha256(raw), "size": len(raw), "annotations": {"a": "1", "b": "2"}}
+    ]
