@@ -194,6 +194,7 @@ class RegistryProxy:
     async def _start(self) -> None:
         app = web.Application(client_max_size=1 << 30)
         app.router.add_route("GET", "/token", self._token)
+        app.router.add_route("POST", "/token", self._oauth_token)
         app.router.add_route("*", "/{tail:.*}", self._forward)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -262,6 +263,27 @@ class RegistryProxy:
         token = secrets.token_hex(16)
         self.tokens[token] = (user, granted)
         return web.json_response({"token": token, "expires_in": 300})
+
+    async def _oauth_token(self, request: web.Request) -> web.Response:
+        """OAuth2 (spec/auth/oauth.md): a refresh-token grant; `refresh-<user>` is valid."""
+        form = await request.post()
+        scopes = str(form.get("scope", "")).split()
+        self.token_requests.append(
+            {"scopes": scopes, "service": form.get("service"), "grant_type": form.get("grant_type"),
+             "client_id": form.get("client_id"), "method": "POST"}
+        )  # fmt: skip
+        refresh = str(form.get("refresh_token", ""))
+        user = refresh.removeprefix("refresh-")
+        if form.get("grant_type") != "refresh_token" or user not in self.options.users:
+            return web.json_response({"error": "invalid_grant"}, status=401)
+        granted = set()
+        for scope in scopes:
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            granted |= {f"{kind}:{name}:{a}" for a in actions.split(",") if a}
+        token = secrets.token_hex(16)
+        self.tokens[token] = (user, granted)
+        return web.json_response({"access_token": token, "expires_in": 300, "scope": " ".join(scopes)})
 
     def _authorized(self, request: web.Request, needed: str | None) -> web.Response | None:
         if self.options.auth is None:

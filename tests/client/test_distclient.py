@@ -237,7 +237,10 @@ def test_endpoint_rules(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     assert bases("10.1.2.3:5000") == insecure
     assert bases("plain.example:5000")[1] == ("http://plain.example:5000", False, True)
     assert bases("ghcr.io") == [("https://ghcr.io", False, True)]
-    assert bases("docker.io") == [("https://m.example", True, True), ("https://registry-1.docker.io", False, True)]
+    assert bases("docker.io") == [
+        ("https://m.example", True, True),
+        ("https://registry-1.docker.io", False, True),
+    ]
     assert bases("docker.io", for_push=True) == [("https://registry-1.docker.io", False, True)]
     monkeypatch.setenv("CARGOBAY_HOME", str(tmp_path))
     monkeypatch.setenv("CARGOBAY_INSECURE_REGISTRIES", "a.example, b.example:1")
@@ -283,3 +286,17 @@ def test_challenge_parsing() -> None:
         "repository:h:5000/a:pull,push",
         "repository:b:pull",
     ]
+
+
+async def test_identity_token_uses_oauth_refresh_grant(
+    cb: Any, make_proxy: Callable[..., Any], repo_name: str
+) -> None:
+    proxy = make_proxy(auth="bearer", anonymous_pull=False)
+    data = b"pushed with an identity token"
+    cb.write_docker_config({"auths": {proxy.url: {"auth": "PHRva2VuPjo=", "identitytoken": "refresh-alice"}}})
+    async with RegistryClient(proxy.url, for_push=True) as client:
+        await client.push_blob_bytes(repo_name, _digest(data), data)
+        assert await client.read_blob(repo_name, _digest(data)) == data
+    posts = [r for r in proxy.token_requests if r.get("method") == "POST"]
+    assert posts and posts[0]["grant_type"] == "refresh_token"
+    assert posts[0]["scopes"] == [f"repository:{repo_name}:pull,push"]
