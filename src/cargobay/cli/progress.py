@@ -50,6 +50,8 @@ class Renderer:
         self.lines: dict[str, int] = {}
         self.count = 0
         self.started: dict[str, float] = {}
+        self.last_drawn: dict[str, float] = {}
+        self.interval = 0.1
 
     def _line(self, message: Message) -> str:
         prefix = f"{message.id}: " if message.id else ""
@@ -66,6 +68,11 @@ class Renderer:
             self.out.write(self._line(message) + "\n")
             self.out.flush()
             return
+        if message.has_progress and message.id is not None and message.current < message.total:
+            now = time.monotonic()
+            if now - self.last_drawn.get(message.id, 0.0) < self.interval:
+                return  # redraw a progress line at most every `interval` seconds
+            self.last_drawn[message.id] = now
         line = self._line(message)
         if message.id is None:
             self.out.write(line + "\n")
