@@ -1,0 +1,1 @@
+"""Interop tests: real third-party tools and registries against the hub."""
