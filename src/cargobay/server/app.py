@@ -14,6 +14,7 @@ from cargobay.registry.access import AccessPolicy
 from cargobay.registry.accounts import AccountService
 from cargobay.registry.service import RegistryService
 from cargobay.registry.tokens import KeyRing, TokenIssuer
+from cargobay.server.api import add_api_routes
 from cargobay.server.auth import RegistryAuth, RegistryGuard
 from cargobay.server.http import registry_errors
 from cargobay.server.token_endpoint import TokenEndpoint
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> web.Application:
         )
         TokenEndpoint(hub.accounts, hub.policy, hub.issuer).add_routes(app)
     V2Api(hub.registry, guard).add_routes(app)
+    add_api_routes(app, hub)
 
     async def _close(_app: web.Application) -> None:
         await hub.close()
