@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hubclient import Client, expect_error, send_partial, sha256, sha512
+from hubclient import Client, Resp, expect_error, send_partial, sha256, sha512
 
 OCTET = {"Content-Type": "application/octet-stream"}
 
 
-def _put(client: Client, location: str, digest: str, body: bytes | None = None, **headers: str):  # type: ignore[no-untyped-def]
+def _put(client: Client, location: str, digest: str, body: bytes | None = None, **headers: str) -> Resp:
     sep = "&" if "?" in location else "?"
     return client.request("PUT", f"{location}{sep}digest={digest}", body, {**OCTET, **headers})
 
@@ -60,7 +60,7 @@ def test_post_then_put(client: Client, repo_name: str) -> None:
     expect_error(_put(client, location, digest, data), 404, "BLOB_UPLOAD_UNKNOWN")
 
 
-def _patch(client: Client, location: str, chunk: bytes, start: int | None):  # type: ignore[no-untyped-def]
+def _patch(client: Client, location: str, chunk: bytes, start: int | None) -> Resp:
     headers = dict(OCTET)
     if start is not None:
         headers["Content-Range"] = f"{start}-{start + len(chunk) - 1}"
