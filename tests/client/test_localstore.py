@@ -45,11 +45,13 @@ def blob_count(store: LocalStore) -> int:
 
 def test_new_store_is_an_oci_layout(store: LocalStore) -> None:
     assert json.loads((store.root / "oci-layout").read_bytes()) == {"imageLayoutVersion": "1.0.0"}
-    assert index_doc(store) == {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [],
-    }
+    doc = index_doc(store)
+    assert doc["schemaVersion"] == 2
+    assert doc["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert doc["manifests"] == []
+    # The first key carries a generation token that the listing cache checks.
+    assert list(doc) == ["schemaVersion", "mediaType", "annotations", "manifests"]
+    assert list(doc["annotations"]) == ["io.cargobay.generation"]
     assert (store.root / "blobs" / "sha256").is_dir()
     assert store.images() == []
 
@@ -382,6 +384,20 @@ def test_foreign_entries_are_read_and_preserved(store: LocalStore) -> None:
     assert entries[0]["annotations"]["com.example.note"] == "kept"
     assert entries[1]["annotations"][REF_NAME] == "v1.0+weird"
     assert ref_names(store)[-1] == "docker.io/library/mine:1"
+
+
+def test_listing_checks_the_generation_token(store: LocalStore) -> None:
+    image = write_image(store)
+    store.add_reference("x:1", image.manifest, digest_reference=False)
+    assert store._read_listing() is not None
+    listing = json.loads((store.root / "listing.json").read_bytes())
+    ino, size, mtime, generation = listing["index"]
+    assert generation == index_doc(store)["annotations"]["io.cargobay.generation"]
+    # Same inode, size and mtime but another generation (a coarse clock, a reused inode): rejected.
+    listing["index"] = [ino, size, mtime, "0" * 32]
+    (store.root / "listing.json").write_text(json.dumps(listing))
+    assert store._read_listing() is None
+    assert [r.repo_tags for r in store.images()] == [["x:1"]]
 
 
 def test_listing_is_ignored_when_index_changes_behind_our_back(store: LocalStore) -> None:

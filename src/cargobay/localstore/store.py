@@ -56,6 +56,8 @@ ANNOTATION_ID = "io.cargobay.image.id"
 ANNOTATION_MANIFEST = "io.cargobay.image.manifest"
 ANNOTATION_CACHE = "io.cargobay.image"
 ANNOTATION_TAGGED = "io.cargobay.tagged"
+ANNOTATION_GENERATION = "io.cargobay.generation"  # top-level index annotation
+_GENERATION_RE = re.compile(rb'"io\.cargobay\.generation":"([0-9a-f]{32})"')
 _OURS = (REF_NAME, ANNOTATION_ID, ANNOTATION_MANIFEST, ANNOTATION_CACHE, ANNOTATION_TAGGED)
 
 LOCK_NAME = "cargobay.lock"
@@ -372,7 +374,22 @@ class LocalStore:
         return doc
 
     def _write_index(self, doc: dict[str, Any]) -> None:
-        data = json.dumps(doc, indent=None, separators=(",", ":")).encode()
+        # A fresh generation token, written first in the file so the listing check reads only the
+        # head: it tells our own rewrites apart even where mtimes are coarse and inodes reused.
+        existing = doc.get("annotations")
+        annotations = (
+            {k: v for k, v in existing.items() if k != ANNOTATION_GENERATION}
+            if isinstance(existing, dict)
+            else {}
+        )
+        head = {
+            "schemaVersion": doc.get("schemaVersion", 2),
+            "mediaType": doc.get("mediaType", mt.OCI_INDEX),
+            "annotations": {ANNOTATION_GENERATION: uuid.uuid4().hex, **annotations},
+        }
+        out = {**head, **{k: v for k, v in doc.items() if k not in head and k != "manifests"}}
+        out["manifests"] = doc.get("manifests", [])
+        data = json.dumps(out, indent=None, separators=(",", ":")).encode()
         self._write_atomic(self._index_path, data)
 
     # ----------------------------------------------------------------------------- blobs
@@ -560,9 +577,11 @@ class LocalStore:
 
     # The listing: a side file with exactly what `images()` returns, written after every index
     # write under the lock, and trusted only while index.json is the file it was made from.
-    def _index_fingerprint(self) -> list[int]:
-        st = os.stat(self._index_path)
-        return [st.st_ino, st.st_size, st.st_mtime_ns]
+    def _index_fingerprint(self) -> list[Any]:
+        with open(self._index_path, "rb") as f:
+            st = os.fstat(f.fileno())
+            match = _GENERATION_RE.search(f.read(512))
+        return [st.st_ino, st.st_size, st.st_mtime_ns, match.group(1).decode() if match else None]
 
     def _write_listing(self, entries: list[Entry]) -> None:
         images = []
