@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "history": "history:history",
     "copy": "copy:copy",
     "image": "image_group:image",
+    "admin": "admin:admin",
 }
 
 
