@@ -107,8 +107,10 @@ def main() -> None:
         print(f"`cargobay images` lists {len(out.splitlines()) - 1} rows")
         hyperfine = shutil.which("hyperfine")
         if hyperfine:
+            # The interpreter's own start-up, for scale: on a loaded machine both numbers grow.
+            baseline = f"{sys.executable} -c pass"
             subprocess.run(
-                [hyperfine, "--warmup", "3", "--runs", str(args.runs), "-N", " ".join(cmd)],
+                [hyperfine, "--warmup", "3", "--runs", str(args.runs), "-N", " ".join(cmd), baseline],
                 env=env,
                 check=True,
             )
