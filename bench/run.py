@@ -466,7 +466,7 @@ def cpu_of(figure: dict[str, Any], label: str) -> str:
     cpu = figure.get(label, {}).get("cpu_cores_median") or {}
     if "server" not in cpu:
         return "-"
-    return f"srv {cpu['server']:.2f} cli {cpu.get('client', 0):.2f}"
+    return f"srv {cpu['server']:.2f} cli {cpu.get('client', 0):.2f} oth {cpu.get('other', 0):.2f}"
 
 
 def regbench_rows(report: dict[str, Any]) -> tuple[list[Row], list[Row]]:
@@ -562,7 +562,7 @@ def print_table(title: str, header: Sequence[str], rows: list[Row], markdown: bo
     cells = [[r.title, r.unit, r.ours, r.theirs, r.ratio, r.target, r.verdict, r.cpu] for r in rows]
     if markdown:
         print(f"\n**{title}**\n", file=out)
-        print("| " + " | ".join(header) + " |", file=out)
+        print("| " + " | ".join(h.replace("|", "/") for h in header) + " |", file=out)
         print("|" + "|".join("---" for _ in header) + "|", file=out)
         for line in cells:
             print("| " + " | ".join(c.replace("|", "/") or " " for c in line) + " |", file=out)
@@ -582,7 +582,10 @@ def print_summary(result: dict[str, Any], markdown: bool = False, out: TextIO = 
         f"{env.get('cpu', '?')}; cargobay {env.get('commit', '?')}; {env.get('distribution', 'no distribution')})",
         file=out,
     )
-    print(f"  hub: {run.get('hub', {})}", file=out)
+    hub = run.get("hub", {})
+    print(f"  hub: {hub.get('workers', '?')} workers, {hub.get('database', '?')}", file=out)
+    if run.get("command"):
+        print(f"  command: {run['command']}", file=out)
     report = result.get("regbench")
     header = [
         "figure",
@@ -1049,16 +1052,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             for server in (dist, hub):
                 if server is not None:
                     server.stop()
+            result["run"]["duration_s"] = round(
+                (datetime.datetime.now(datetime.UTC) - started).total_seconds(), 1
+            )
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_text(json.dumps(result, indent=2) + "\n")
+            print_summary(result)
+            log(f"\nresults: {out_path}")
             if args.keep:
                 log(f"kept {workdir}")
             else:
+                log(f"removing {workdir}")
                 shutil.rmtree(workdir, ignore_errors=True)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    result["run"]["duration_s"] = round((datetime.datetime.now(datetime.UTC) - started).total_seconds(), 1)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(result, indent=2) + "\n")
-    print_summary(result)
-    log(f"\nresults: {out_path}")
     if code:
         return code
     if result.get("regbench") is None and not args.client_only:
