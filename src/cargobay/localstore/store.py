@@ -589,21 +589,25 @@ class LocalStore:
             index = [r.index.media_type, str(r.index.digest), r.index.size] if r.index else None
             refs = [[x.domain, x.path, x.tag, str(x.digest) if x.digest else None] for x in r.references]
             m = r.manifest
+            p = r.platform
+            platform = [p.os, p.architecture, p.variant, p.os_version] if p else None
+            st = r.created_stamp
+            stamp = [st.seconds, st.nanos, st.offset] if st else None
             images.append(
-                [str(r.id), [m.media_type, str(m.digest), m.size], index, r.created, r.size,
-                 str(r.platform) if r.platform else None, r.labels, r.last_tag_time, refs]
+                [str(r.id), [m.media_type, str(m.digest), m.size], index, r.created, stamp, r.size,
+                 platform, r.labels, r.last_tag_time, refs]
             )  # fmt: skip
-        doc = {"version": 1, "index": self._index_fingerprint(), "images": images}
+        doc = {"version": 2, "index": self._index_fingerprint(), "images": images}
         self._write_atomic(self.root / LISTING_NAME, json.dumps(doc, separators=(",", ":")).encode())
 
     def _read_listing(self) -> list[ImageRecord] | None:
         try:
             with open(self.root / LISTING_NAME, "rb") as f:
                 doc = json.loads(f.read())
-            if doc.get("version") != 1 or doc.get("index") != self._index_fingerprint():
+            if doc.get("version") != 2 or doc.get("index") != self._index_fingerprint():
                 return None
             out: list[ImageRecord] = []
-            for image_id, m, index, created, size, platform, labels, tagged, refs in doc["images"]:
+            for image_id, m, index, created, stamp, size, platform, labels, tagged, refs in doc["images"]:
                 out.append(
                     ImageRecord(
                         id=_digest(image_id),
@@ -611,13 +615,13 @@ class LocalStore:
                         index=Descriptor(index[0], _digest(index[1]), int(index[2])) if index else None,
                         created=created,
                         size=int(size),
-                        platform=Platform.parse(platform) if platform else None,
+                        platform=Platform(*platform) if platform else None,
                         labels=labels,
                         references=tuple(
                             Reference(d, p, t, _digest(g) if g else None) for d, p, t, g in refs
                         ),
                         last_tag_time=tagged,
-                        created_stamp=parse_rfc3339(created) if created else None,
+                        created_stamp=Timestamp(*stamp) if stamp else None,
                     )
                 )
             return out
