@@ -124,7 +124,7 @@ class ServerProcess:
         )
 
     def start(self) -> None:
-        """Start and wait until ``GET /v2/`` answers 200 with the API version header."""
+        """Start and wait until ``GET /v2/`` answers 200 (401 with auth) with the API version header."""
         if self.running:
             raise ServerError(f"{self.name} is already running")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +155,7 @@ class ServerProcess:
             time.sleep(0.1)
         self.kill()
         raise ServerError(
-            f"{self.name} did not answer GET {self.base_url}/v2/ with 200 and "
+            f"{self.name} did not answer GET {self.base_url}/v2/ with 200 (or 401) and "
             f"'{API_VERSION_HEADER}: {API_VERSION}' within {self.ready_timeout:.0f}s\n"
             f"command: {' '.join(self.argv)}\n--- {self.log_path} ---\n{self.log()}"
         )
@@ -265,7 +265,8 @@ def start_hub(
 
     ``config`` is a path to a config file, or a mapping written as YAML to ``base_dir/config.yaml``.
     ``database_url`` sets ``CARGOBAY_DATABASE_URL`` (default: SQLite in the data dir).
-    ``env`` adds environment variables; ``args`` adds command line arguments.
+    ``env`` adds environment variables (the hub runs open, ``CARGOBAY_AUTH=none``, unless
+    ``env={"CARGOBAY_AUTH": "token"}``); ``args`` adds command line arguments.
     """
     base_dir.mkdir(parents=True, exist_ok=True)
     data = data_dir if data_dir is not None else base_dir / "data"
