@@ -37,7 +37,6 @@ import json
 import os
 import re
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -343,7 +342,7 @@ class LocalStore:
                     self._lock_fd = None
 
     def _write_atomic(self, path: Path, data: bytes) -> None:
-        temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         try:
             with open(temp, "wb") as f:
                 f.write(data)
@@ -385,7 +384,7 @@ class LocalStore:
         head = {
             "schemaVersion": doc.get("schemaVersion", 2),
             "mediaType": doc.get("mediaType", mt.OCI_INDEX),
-            "annotations": {ANNOTATION_GENERATION: uuid.uuid4().hex, **annotations},
+            "annotations": {ANNOTATION_GENERATION: os.urandom(16).hex(), **annotations},
         }
         out = {**head, **{k: v for k, v in doc.items() if k not in head and k != "manifests"}}
         out["manifests"] = doc.get("manifests", [])
@@ -401,7 +400,7 @@ class LocalStore:
 
     def put_blob(self, data: bytes, expected: Digest | None = None) -> Digest:
         """Store small content (manifests, configs) verified against `expected`."""
-        return self.blobs.put_bytes(data, f"put-{uuid.uuid4().hex}", expected)
+        return self.blobs.put_bytes(data, f"put-{os.urandom(16).hex()}", expected)
 
     # ------------------------------------------------------------------------- entries
     def _entries(self, doc: dict[str, Any] | None = None) -> list[Entry]:
