@@ -47,11 +47,12 @@ def inspect_document(store: LocalStore, record: ImageRecord) -> dict[str, Any]:
         "RepoTags": record.repo_tags,
         "RepoDigests": record.repo_digests,
         "Comment": str(config.get("comment") or ""),
-        "Created": _go_time(str(config.get("created") or "")),
-        "Author": str(config.get("author") or ""),
-        "Config": _docker_config(config.get("config")),
-        "Architecture": str(config.get("architecture") or ""),
     }
+    if config.get("created"):  # omitempty
+        doc["Created"] = _go_time(str(config["created"]))
+    doc["Author"] = str(config.get("author") or "")
+    doc["Config"] = _docker_config(config.get("config"))
+    doc["Architecture"] = str(config.get("architecture") or "")
     if config.get("variant"):
         doc["Variant"] = str(config["variant"])
     doc["Os"] = str(config.get("os") or "")
