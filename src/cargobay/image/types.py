@@ -59,6 +59,7 @@ class BlobSink(Protocol):
     """Where one blob's bytes go. `offset` is how many bytes a previous attempt already left."""
 
     offset: int
+    # Optional attribute `verifies: bool`: True when commit() checks size and digest itself.
 
     async def write(self, data: bytes) -> None: ...
 

@@ -59,6 +59,8 @@ def session_name(descriptor: Descriptor, prefix: str = "copy") -> str:
 
 
 class StoreBlobSink:
+    verifies = True  # the writer hashes as it writes and commit() checks digest and size
+
     """Writes one blob into a FilesystemBlobStore through a resumable, verifying writer.
 
     The session file is named after the digest, so a transfer that was interrupted (Ctrl-C,
