@@ -7,7 +7,6 @@ done here, never by the CLI modules at import time.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -535,8 +534,3 @@ async def copy(
         for end in (src, dst):
             if end is not None:
                 await end.close()
-
-
-def run(coro: object) -> object:
-    """Run a coroutine for the CLI (`asyncio.run`, so Ctrl-C cancels transfers cleanly)."""
-    return asyncio.run(coro)  # type: ignore[arg-type]
