@@ -17,7 +17,7 @@ import click
 
 from cargobay.cli import render
 from cargobay.cli.errors import CliError, reports_errors
-from cargobay.localstore.store import ImageNotFound, ImageRecord, LocalStore, StoreError
+from cargobay.localstore.store import ImageRecord, LocalStore, StoreError
 from cargobay.localstore.timeutil import parse_rfc3339
 from cargobay.oci.reference import Reference
 
@@ -179,10 +179,6 @@ def reference_matches(patterns: list[str], ref: Reference) -> bool:
     return any(path_match(p, form) for p in patterns for form in forms)
 
 
-def created_of(record: ImageRecord) -> float:
-    return float(record.created_seconds)
-
-
 # ------------------------------------------------------------------------------ the listing
 
 IMAGE_FILTERS = ("dangling", "label", "label!", "before", "since", "reference", "until")
@@ -273,8 +269,6 @@ def select_images(
     def created_of_ref(text: str) -> float:
         try:
             return float(store.resolve(text).created_seconds)
-        except ImageNotFound as exc:
-            raise CliError(str(exc)) from None
         except StoreError as exc:
             raise CliError(str(exc)) from None
 

@@ -164,10 +164,6 @@ class Entry:
     tagged: str = ""
     foreign_name: str | None = None  # a ref.name written by another tool that we cannot parse
 
-    @property
-    def is_tag(self) -> bool:
-        return self.ref is not None and self.ref.digest is None
-
     def to_json(self, with_cache: bool = True) -> dict[str, Any]:
         annotations = {k: v for k, v in self.descriptor.annotations.items() if k not in _OURS}
         if self.ref is not None:
