@@ -242,3 +242,17 @@ def test_prune_all_with_filters(scene: dict[str, BuiltImage], store: LocalStore)
 def test_prune_invalid_filter(scene: dict[str, BuiltImage]) -> None:
     result = run("image", "prune", "-f", "--filter", "reference=x")
     assert (result.exit_code, result.stderr) == (1, "Error: invalid filter 'reference'\n")
+
+
+def test_prune_also_collects_old_unreferenced_blobs(scene: dict[str, BuiltImage], store: LocalStore) -> None:
+    import os
+
+    run("image", "prune", "-f")
+    stray = store.put_blob(b"x" * 2000)  # e.g. left behind by an interrupted pull
+    fresh = store.put_blob(b"y" * 3000)  # a pull in progress may still reference this one
+    old = time.time() - 2 * 3600
+    os.utime(store.blobs.path(stray), (old, old))
+    result = run("image", "prune", "-f")
+    assert result.stdout == "Total reclaimed space: 2kB\n"
+    assert not store.has_blob(stray)
+    assert store.has_blob(fresh)

@@ -74,7 +74,10 @@ def prune(all_images: bool, force: bool, filter_: tuple[str, ...]) -> None:
         return "label!" in filters and match_labels(filters["label!"], record.labels)
 
     try:
-        result = LocalStore.open_default().prune(all_images=all_images, exclude=exclude)
+        store = LocalStore.open_default()
+        result = store.prune(all_images=all_images, exclude=exclude)
+        # Also blobs nothing references any more (e.g. left by an interrupted pull), past the grace.
+        result.reclaimed += store.gc().reclaimed
     except StoreError as exc:
         raise CliError(str(exc)) from None
     if result.events:
