@@ -47,15 +47,16 @@ async def test_manifests_blobs_and_ranges(cb: Any, seed: Callable[..., Any]) -> 
         assert str(info_err.value) == "manifest unknown: manifest unknown"
 
 
+@pytest.mark.parametrize("mode", ["stream", "chunked"])
 @pytest.mark.parametrize("server", ["distribution_url", "hub_url"])
 async def test_uploads_monolithic_chunked_and_mount(
-    cb: Any, server: str, request: pytest.FixtureRequest, repo_name: str
+    cb: Any, server: str, mode: str, request: pytest.FixtureRequest, repo_name: str
 ) -> None:
     registry = request.getfixturevalue(server)
     small, big = os.urandom(300), os.urandom(5000)
-    async with RegistryClient(registry, for_push=True, upload_chunk_size=1024) as client:
+    async with RegistryClient(registry, for_push=True, upload_chunk_size=1024, upload_mode=mode) as client:
         await client.push_blob_bytes(repo_name, _digest(small), small)
-        await client.push_blob_bytes(repo_name, _digest(big), big)  # 5 PATCH chunks then PUT
+        await client.push_blob_bytes(repo_name, _digest(big), big)  # streamed or 5 PATCH chunks, then PUT
         assert await client.read_blob(repo_name, _digest(big)) == big
         other = repo_name + "-other"
         assert await client.stat_blob(other, _digest(big)) is None

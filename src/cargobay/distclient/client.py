@@ -7,11 +7,12 @@ realm (cached per scope set), Basic ones with the stored credentials, and the re
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -110,11 +111,15 @@ class RegistryClient:
         for_push: bool = False,
         credentials: Credentials | None = None,
         upload_chunk_size: int = DEFAULT_UPLOAD_CHUNK,
+        upload_mode: str = "stream",
     ) -> None:
         self.domain = domain
         self.config = config or ClientConfig.load()
         self.for_push = for_push
         self.upload_chunk_size = upload_chunk_size
+        if upload_mode not in ("stream", "chunked"):
+            raise ValueError(f"upload_mode must be 'stream' or 'chunked', not {upload_mode!r}")
+        self.upload_mode = upload_mode
         self._session = session
         self._owns_session = session is None
         self._explicit_credentials = credentials
@@ -297,7 +302,7 @@ class RegistryClient:
         repository: str | None,
         scopes: list[str] | None = None,
         headers: Mapping[str, str] | None = None,
-        data: bytes | None = None,
+        data: bytes | AsyncIterable[bytes] | None = None,
         ok: tuple[int, ...] = (200,),
         allow_redirects: bool = True,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
@@ -323,7 +328,8 @@ class RegistryClient:
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 raise _connection_error(method, url, exc) from None
             try:
-                if resp.status == 401 and attempt < 2:
+                replayable = data is None or isinstance(data, bytes)
+                if resp.status == 401 and attempt < 2 and replayable:
                     challenge = _pick_challenge(resp.headers.get("WWW-Authenticate", ""))
                     if challenge is not None and (self._challenge is None or not auth or attempt == 0):
                         body = await resp.read()
@@ -497,7 +503,12 @@ class BlobStream:
 
 
 class BlobUpload:
-    """An upload session: small blobs go in one PUT; larger ones in PATCH chunks then PUT."""
+    """An upload session. A blob that fits in `upload_chunk_size` goes in one monolithic PUT.
+
+    A larger one goes, with `upload_mode="stream"` (the default, what docker does), as one
+    streamed PATCH (chunked transfer encoding) then `PUT ?digest=`; with `"chunked"`, as
+    PATCH requests of `upload_chunk_size` bytes with `Content-Range`, then the PUT.
+    """
 
     def __init__(
         self, client: RegistryClient, repository: str, location: str, scopes: list[str] | None
@@ -508,18 +519,64 @@ class BlobUpload:
         self.scopes = scopes
         self._buffer = bytearray()
         self._sent = 0
+        self._queue: asyncio.Queue[bytes | None] | None = None
+        self._stream: asyncio.Task[None] | None = None
 
     @property
     def size(self) -> int:
         return self._sent + len(self._buffer)
 
     async def write(self, data: bytes | memoryview) -> None:
+        if self._stream is not None:
+            await self._feed(bytes(data))
+            return
         self._buffer += data
         chunk = self.client.upload_chunk_size
+        if len(self._buffer) < chunk:
+            return
+        if self.client.upload_mode == "stream":
+            self._start_stream()
+            pending = bytes(self._buffer)
+            self._buffer.clear()
+            await self._feed(pending)
+            return
         while len(self._buffer) >= chunk:
             await self._patch(bytes(self._buffer[:chunk]))
             del self._buffer[:chunk]
 
+    # -- streamed PATCH
+    def _start_stream(self) -> None:
+        self._queue = asyncio.Queue(maxsize=8)
+        queue = self._queue
+
+        async def body() -> AsyncIterator[bytes]:
+            while (item := await queue.get()) is not None:
+                yield item
+
+        async def run() -> None:
+            headers = {"Content-Type": "application/octet-stream"}
+            async with self.client.request(
+                "PATCH", self.location, repository=self.repository, scopes=self.scopes,
+                headers=headers, data=body(), ok=(202, 204),
+            ) as resp:  # fmt: skip
+                location = resp.headers.get("Location")
+            if location:
+                self.location = urljoin(self.location, location)
+
+        self._stream = asyncio.ensure_future(run())
+
+    async def _feed(self, item: bytes | None) -> None:
+        assert self._queue is not None and self._stream is not None
+        if item is not None:
+            self._sent += len(item)
+        put = asyncio.ensure_future(self._queue.put(item))
+        done, _ = await asyncio.wait({put, self._stream}, return_when=asyncio.FIRST_COMPLETED)
+        if put not in done:  # the PATCH ended early: report why
+            put.cancel()
+            await self._stream
+            raise ClientError(f"registry {self.client.domain} closed the upload early")
+
+    # -- chunked PATCH
     async def _patch(self, data: bytes) -> None:
         headers = {
             "Content-Type": "application/octet-stream",
@@ -542,7 +599,14 @@ class BlobUpload:
     async def commit(self, digest: Digest) -> None:
         data = bytes(self._buffer)
         self._buffer.clear()
-        if self._sent and data:
+        if self._stream is not None:
+            if data:
+                await self._feed(data)
+            await self._feed(None)
+            await self._stream
+            self._stream = None
+            data = b""
+        elif self._sent and data:
             await self._patch(data)
             data = b""
         sep = "&" if "?" in self.location else "?"
@@ -561,6 +625,10 @@ class BlobUpload:
 
     async def cancel(self) -> None:
         self._buffer.clear()
+        if self._stream is not None:
+            self._stream.cancel()
+            await asyncio.gather(self._stream, return_exceptions=True)
+            self._stream = None
         try:
             async with self.client.request(
                 "DELETE", self.location, repository=self.repository, scopes=self.scopes, ok=(200, 202, 204)
