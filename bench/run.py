@@ -24,6 +24,7 @@ table, the form used in docs/benchmarks.md).  See docs/benchmarks.md for the rec
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import datetime
 import fcntl
@@ -54,7 +55,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REGBENCH = REPO_ROOT.parent / "shared" / "bench" / "regbench.py"
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 LOCK_PATH = Path(tempfile.gettempdir()) / "cargobay-bench.lock"
-REPO_PREFIX = "cargobay-bench"
+REPO_PREFIX = "cargobench"  # also the user name with --auth token: users push to their own namespace
 MiB = 1 << 20
 
 # regbench options passed through unchanged: (flag, type, help)
@@ -100,10 +101,13 @@ _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def answers_v2(base_url: str) -> bool:
-    """True when GET /v2/ answers 200 (proxies ignored: loopback only)."""
+    """True when GET /v2/ answers as a registry: 200, or 401 with the API version header (token
+    auth).  Proxies are ignored: loopback only."""
     try:
         with _NO_PROXY.open(f"{base_url}/v2/", timeout=2) as reply:
             return bool(reply.status == 200)
+    except urllib.error.HTTPError as err:
+        return err.code == 401 and err.headers.get("Docker-Distribution-API-Version") == "registry/2.0"
     except (OSError, ValueError):
         return False
 
@@ -137,6 +141,7 @@ class Server:
     env: dict[str, str]
     ready_timeout: float = 60.0
     port: int = 0
+    credentials: str | None = None  # USER:PASSWORD when the registry wants them
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -214,10 +219,14 @@ class Server:
             os.killpg(group, signal.SIGKILL)
 
 
-def hub_server(directory: Path, workers: int, database_url: str | None, ready_timeout: float) -> Server:
+def hub_server(
+    directory: Path, workers: int, database_url: str | None, ready_timeout: float, auth: str
+) -> Server:
     data = directory / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARGOBAY_")}
-    env["PYTHONUNBUFFERED"] = "1"
+    env.update(PYTHONUNBUFFERED="1", CARGOBAY_AUTH=auth)
+    if auth == "token":
+        env["CARGOBAY_TOKEN_LIFETIME"] = "3600"  # a token must outlive each measurement
     if database_url:
         env["CARGOBAY_DATABASE_URL"] = database_url
 
@@ -236,6 +245,25 @@ def hub_server(directory: Path, workers: int, database_url: str | None, ready_ti
         ]
 
     return Server("cargobay hub", argv, directory, env, ready_timeout)
+
+
+def create_user(hub: Server) -> None:
+    """A user for the benchmark (`cargobay admin user create`, against the hub's database)."""
+    password = uuid.uuid4().hex
+    argv = [sys.executable, "-m", "cargobay", "admin", "user", "create", "--username", REPO_PREFIX]
+    argv += [
+        "--email",
+        f"{REPO_PREFIX}@example.com",
+        "--password-stdin",
+        "--data-dir",
+        str(hub.directory / "data"),
+    ]
+    proc = subprocess.run(
+        argv, input=password, capture_output=True, text=True, env=hub.env, cwd=hub.directory
+    )
+    if proc.returncode != 0:
+        raise BenchFailure(f"cannot create the benchmark user: {proc.stderr.strip() or proc.stdout.strip()}")
+    hub.credentials = f"{REPO_PREFIX}:{password}"
 
 
 def distribution_server(binary: str, directory: Path) -> Server:
@@ -388,7 +416,12 @@ def run_regbench(
             argv += [flag, str(value)]
     argv += args.regbench_arg
     log("$ " + " ".join(argv))
-    proc = subprocess.Popen(argv)
+    env = dict(os.environ)
+    env.pop("REGBENCH_USER", None)
+    env.pop("REGBENCH_VS_USER", None)
+    if hub.credentials:
+        env["REGBENCH_USER"] = hub.credentials  # not on the command line
+    proc = subprocess.Popen(argv, env=env)
     try:
         code = proc.wait()
         if code not in (0, 1):  # 1: finished, with errors in some section (listed in the JSON)
@@ -583,7 +616,11 @@ def print_summary(result: dict[str, Any], markdown: bool = False, out: TextIO = 
         file=out,
     )
     hub = run.get("hub", {})
-    print(f"  hub: {hub.get('workers', '?')} workers, {hub.get('database', '?')}", file=out)
+    print(
+        f"  hub: {hub.get('workers', '?')} workers, {hub.get('database', '?')}, auth {hub.get('auth', '?')}; "
+        "distribution: default config (no auth)",
+        file=out,
+    )
     if run.get("command"):
         print(f"  command: {run['command']}", file=out)
     report = result.get("regbench")
@@ -727,11 +764,17 @@ class ClientBench:
     def __init__(self, target: Server, staging: Server, workdir: Path, reps: int) -> None:
         self.target, self.staging, self.workdir, self.reps = target, staging, workdir, reps
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # private credentials for both tools: docker's config.json (cargobay) and auth.json (skopeo)
+        auths = {
+            server.hostport: {"auth": base64.b64encode(server.credentials.encode()).decode()}
+            for server in (target, staging)
+            if server.credentials
+        }
         self.docker_config = workdir / "docker-config"
         self.docker_config.mkdir(exist_ok=True)
-        (self.docker_config / "config.json").write_text("{}")
+        (self.docker_config / "config.json").write_text(json.dumps({"auths": auths}))
         self.authfile = workdir / "auth.json"
-        self.authfile.write_text('{"auths": {}}')
+        self.authfile.write_text(json.dumps({"auths": auths}))
         self.figures: dict[str, dict[str, Any]] = {}
         self.errors: list[str] = []
 
@@ -883,23 +926,22 @@ def run_client(
     args: argparse.Namespace, target: Server, workdir: Path, distribution: str | None
 ) -> dict[str, Any]:
     reps = args.client_reps or (1 if args.quick else 3)
-    bench = ClientBench(target, target, workdir / "client", reps)  # staging set below
     result: dict[str, Any] = {"registry": target.name, "reps": reps}
+    # A registry of its own for staging, so that the target has none of image C's blobs.
+    staging = (
+        distribution_server(distribution, workdir / "staging")
+        if distribution
+        else hub_server(workdir / "staging", 1, None, args.ready_timeout, "none")
+    )
+    staging.name = f"staging {staging.name}"
+    bench = ClientBench(target, staging, workdir / "client", reps)
     reason = bench.missing_commands()
     if reason:
         log(f"== client: skipped: {reason}")
         result["skipped"] = reason
         return result
-    # A registry of its own for staging, so that the target has none of image C's blobs.
-    staging = (
-        distribution_server(distribution, workdir / "staging")
-        if distribution
-        else hub_server(workdir / "staging", 1, None, args.ready_timeout)
-    )
-    staging.name = f"staging {staging.name}"
     try:
         staging.start()
-        bench.staging = staging
         shapes = [
             ("image10", args.client_layers, args.client_layer_mib),
             ("image50", args.client_many_layers, args.client_many_layer_mib),
@@ -927,6 +969,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="short run (regbench --quick; client: 1 rep, small)")
     p.add_argument("--database-url", help="hub database (postgresql://...); default SQLite in the data dir")
     p.add_argument("--workers", type=int, default=2, help="hub worker processes (2)")
+    p.add_argument(
+        "--auth",
+        choices=("token", "none"),
+        default="token",
+        help="hub auth: token (as shipped; a user is created and every client authenticates) "
+        "or none (like the distribution registry's default config)",
+    )
     p.add_argument(
         "--distribution",
         default=shutil.which("docker-registry"),
@@ -1017,6 +1066,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "hub": {
                 "workers": args.workers,
                 "database": "postgresql" if args.database_url else "sqlite",
+                "auth": args.auth,
             },
         },
         "errors": [],
@@ -1026,10 +1076,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = 0
     with bench_lock():
         workdir = Path(tempfile.mkdtemp(prefix="cargobay-bench-", dir=args.workdir))
-        hub = hub_server(workdir / "hub", args.workers, args.database_url, args.ready_timeout)
+        hub = hub_server(workdir / "hub", args.workers, args.database_url, args.ready_timeout, args.auth)
         dist = distribution_server(args.distribution, workdir / "distribution") if args.distribution else None
         try:
             hub.start()
+            if args.auth == "token":
+                create_user(hub)
             if dist is not None:
                 dist.start()
             if not args.client_only:
