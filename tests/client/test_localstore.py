@@ -408,7 +408,11 @@ def test_listing_is_ignored_when_index_changes_behind_our_back(store: LocalStore
     doc["manifests"][0]["annotations"][REF_NAME] = "docker.io/library/b:2"
     time.sleep(0.01)
     (store.root / "index.json").write_text(json.dumps(doc))
+    assert store._read_listing() is None
     assert [r.repo_tags for r in store.images()] == [["b:2"]]
+    # The listing was rebuilt from the new index by that read.
+    listed = store._read_listing()
+    assert listed is not None and [r.repo_tags for r in listed] == [["b:2"]]
 
 
 # -------------------------------------------------------------------------- concurrency

@@ -337,13 +337,15 @@ class LocalStore:
                     os.close(self._lock_fd)
                     self._lock_fd = None
 
-    def _write_atomic(self, path: Path, data: bytes) -> None:
+    def _write_atomic(self, path: Path, data: bytes) -> os.stat_result:
+        """Write `path` whole or not at all; returns the stat of the file now in place."""
         temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         try:
             with open(temp, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+                st = os.fstat(f.fileno())  # a rename keeps inode, size and mtime
             os.replace(temp, path)
         except BaseException:
             temp.unlink(missing_ok=True)
@@ -353,6 +355,7 @@ class LocalStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+        return st
 
     def _read_index(self) -> dict[str, Any]:
         try:
@@ -368,7 +371,8 @@ class LocalStore:
             doc["manifests"] = []
         return doc
 
-    def _write_index(self, doc: dict[str, Any]) -> None:
+    def _write_index(self, doc: dict[str, Any]) -> list[Any]:
+        """Write index.json; returns its fingerprint for the listing."""
         # A fresh generation token, written first in the file so the listing check reads only the
         # head: it tells our own rewrites apart even where mtimes are coarse and inodes reused.
         existing = doc.get("annotations")
@@ -377,15 +381,17 @@ class LocalStore:
             if isinstance(existing, dict)
             else {}
         )
+        generation = os.urandom(16).hex()
         head = {
             "schemaVersion": doc.get("schemaVersion", 2),
             "mediaType": doc.get("mediaType", mt.OCI_INDEX),
-            "annotations": {ANNOTATION_GENERATION: os.urandom(16).hex(), **annotations},
+            "annotations": {ANNOTATION_GENERATION: generation, **annotations},
         }
         out = {**head, **{k: v for k, v in doc.items() if k not in head and k != "manifests"}}
         out["manifests"] = doc.get("manifests", [])
         data = json.dumps(out, indent=None, separators=(",", ":")).encode()
-        self._write_atomic(self._index_path, data)
+        st = self._write_atomic(self._index_path, data)
+        return [st.st_ino, st.st_size, st.st_mtime_ns, generation]
 
     # ----------------------------------------------------------------------------- blobs
     def has_blob(self, digest: Digest) -> bool:
@@ -567,6 +573,7 @@ class LocalStore:
         records = self._read_listing()
         if records is None:
             records = list(self._records(self._entries()).values())
+            self._refresh_listing()
         records.sort(key=lambda r: (r.created_ts or 0.0, r.id.encoded), reverse=True)
         return records
 
@@ -578,7 +585,7 @@ class LocalStore:
             match = _GENERATION_RE.search(f.read(512))
         return [st.st_ino, st.st_size, st.st_mtime_ns, match.group(1).decode() if match else None]
 
-    def _write_listing(self, entries: list[Entry]) -> None:
+    def _write_listing(self, entries: list[Entry], fingerprint: list[Any]) -> None:
         images = []
         for r in self._records(entries).values():
             index = [r.index.media_type, str(r.index.digest), r.index.size] if r.index else None
@@ -592,8 +599,34 @@ class LocalStore:
                 [str(r.id), [m.media_type, str(m.digest), m.size], index, r.created, stamp, r.size,
                  platform, r.labels, r.last_tag_time, refs]
             )  # fmt: skip
-        doc = {"version": 2, "index": self._index_fingerprint(), "images": images}
+        doc = {"version": 2, "index": fingerprint, "images": images}
         self._write_atomic(self.root / LISTING_NAME, json.dumps(doc, separators=(",", ":")).encode())
+
+    def _refresh_listing(self) -> None:
+        """Best effort, never waiting: rebuild a stale listing (index.json written by another tool)."""
+        if self._lock_depth:
+            return
+        try:
+            fd = os.open(self.root / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return
+        try:
+            # Read again under the lock, and only keep the result if no other tool replaced
+            # index.json meanwhile: the listing must describe exactly the file it names.
+            before = self._index_fingerprint()
+            entries = self._entries()
+            if self._index_fingerprint() == before:
+                self._write_listing(entries, before)
+        except (OSError, StoreError):
+            pass
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def _read_listing(self) -> list[ImageRecord] | None:
         try:
@@ -752,8 +785,7 @@ class LocalStore:
                 cached.add(key)
             manifests.append(entry.to_json(with_cache=first))
         doc["manifests"] = manifests
-        self._write_index(doc)
-        self._write_listing(entries)
+        self._write_listing(entries, self._write_index(doc))
 
     def remove(self, reference_or_id: str, *, force: bool = False) -> RemoveResult:
         """docker rmi for one argument: untag, and delete the image when nothing refers to it."""
