@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from support.checks import assert_registry_has, list_tags
+from support.checks import assert_registry_has, list_tags, push_concurrently
 from support.images import OciImage
 from support.servers import Hub
 from support.tools import Skopeo
@@ -86,3 +86,23 @@ def test_two_hubs_share_database_and_storage(
     push(skopeo, other, second.url, "scale/app:2.0")
     assert sorted(list_tags(skopeo, first.url, "scale/app")) == ["1.0", "2.0"]
     assert_registry_has(skopeo, first.url, "scale/app", "2.0", other)
+
+
+@pytest.mark.postgres
+def test_concurrent_pushes_on_postgres(
+    start_hub: StartHub,
+    new_postgres_url: Callable[[], str],
+    skopeo: Skopeo,
+    make_oci_image: MakeImage,
+    tmp_path: Path,
+) -> None:
+    # several skopeo processes push one image (same blobs, same manifests) into one repository
+    # at once, through two hub workers on one PostgreSQL database: every push must succeed
+    hub = start_hub(database_url=new_postgres_url(), workers=2)
+    for round_ in range(2):
+        image = make_oci_image(tmp_path, layers=2, layer_size=50_000, platforms=PLATFORMS)
+        targets = [f"race/app{round_}:tag{i}" for i in range(6)]
+        push_concurrently(skopeo, image, hub.url, targets)
+        for target in targets:
+            repository, tag = target.split(":")
+            assert_registry_has(skopeo, hub.url, repository, tag, image)

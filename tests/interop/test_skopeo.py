@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from support.checks import assert_copy_identical, assert_registry_has, copy_back, inspect_raw, list_tags
+from support.checks import (
+    assert_copy_identical,
+    assert_registry_has,
+    copy_back,
+    inspect_raw,
+    list_tags,
+    push_concurrently,
+)
 from support.http import request
 from support.images import OCI_INDEX, Layout, OciImage, build_oci_artifact, sha256_digest
 from support.servers import Hub
@@ -195,21 +201,7 @@ def test_concurrent_pushes_of_one_image(
     # the hub's two worker processes take the requests in parallel
     image = make_oci_image(tmp_path, layers=3, layer_size=200_000, platforms=PLATFORMS)
     targets = [f"{repo_name}:same-a", f"{repo_name}:same-b", f"{repo_name}/x:1", f"{repo_name}/y:1"]
-    processes = [
-        subprocess.Popen(
-            skopeo.command(
-                "copy", "--all", "--dest-tls-verify=false", image.ref, f"docker://{hub_url}/{target}"
-            ),
-            env=skopeo.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for target in targets
-    ]
-    for target, process in zip(targets, processes, strict=True):
-        _, err = process.communicate(timeout=120)
-        assert process.returncode == 0, f"pushing {target} failed:\n{err.decode(errors='replace')}"
+    push_concurrently(skopeo, image, hub_url, targets)
 
     for target in targets:
         repository, tag = target.rsplit(":", 1)

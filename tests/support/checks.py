@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from support.http import get_blob, request
@@ -93,3 +94,25 @@ def list_tags(skopeo: Skopeo, registry: str, repository: str) -> list[str]:
     result = skopeo("list-tags", "--tls-verify=false", f"docker://{registry}/{repository}")
     tags: list[str] = json.loads(result.stdout)["Tags"] or []
     return tags
+
+
+def push_concurrently(skopeo: Skopeo, image: OciImage, registry: str, targets: list[str]) -> None:
+    """Run one ``skopeo copy --all`` per target (``repo:tag``) at the same time; all must succeed."""
+    processes = [
+        subprocess.Popen(
+            skopeo.command(
+                "copy", "--all", "--dest-tls-verify=false", image.ref, f"docker://{registry}/{target}"
+            ),
+            env=skopeo.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for target in targets
+    ]
+    failures = []
+    for target, process in zip(targets, processes, strict=True):
+        _, err = process.communicate(timeout=skopeo.timeout)
+        if process.returncode != 0:
+            failures.append(f"pushing {target} failed:\n{err.decode(errors='replace')}")
+    assert not failures, "\n".join(failures)
