@@ -8,7 +8,8 @@ Layout under the root (`$CARGOBAY_HOME`, default `$XDG_DATA_HOME/cargobay`)::
     uploads/<session>        partial blobs being written (FilesystemBlobStore)
     cargobay.lock            exclusive fcntl lock taken by every mutation
     listing.json             derived: what `images()` returns, trusted only while index.json is
-                             the very file it was computed from (inode, size, mtime)
+                             the very file it was computed from (inode, size, mtime and the
+                             `io.cargobay.generation` token at the head of index.json)
 
 Every entry of `index.json` is the descriptor a reference points to (an image manifest, or an image
 index for a multi-arch tag), annotated with:
@@ -19,14 +20,24 @@ index for a multi-arch tag), annotated with:
     io.cargobay.image.id                the image ID: the digest of the config (docker's classic store)
     io.cargobay.image.manifest          for an index entry: the platform manifest that was pulled
     io.cargobay.image                   compact JSON cache of what `cargobay images` shows (platform
-                                        manifest descriptor, created, size, labels), so listing never
-                                        opens a blob
+                                        manifest descriptor, created, size, labels), written on one
+                                        entry per (image, manifest), so listing never opens a blob
     io.cargobay.tagged                  when the reference was set (RFC 3339)
+
+Entries written by other tools (skopeo copy, umoci) are read too: their image facts are computed
+from the blobs, and their annotations are kept when we rewrite the index.
 
 An image whose last reference moves elsewhere (a tag re-pointed by a newer pull) keeps an entry
 with no ref.name, so it stays listed as `<none>:<none>` until pruned, and its blobs stay rooted.
 Blobs shared by images are stored once; `remove` and `gc` delete a blob only when no entry
 reaches it. `index.json` is replaced atomically (temp file, fsync, rename); readers take no lock.
+
+API: `LocalStore(root)` / `LocalStore.open_default()`; `.root`, `.blobs` (FilesystemBlobStore),
+`.lock()`; `.has_blob`, `.read_blob`, `.put_blob`; `.add_reference(ref, descriptor,
+platform_manifest=, digest_reference=True)` and `.add_references(...)`; `.get_reference(ref)`;
+`.resolve(ref_or_id)` and `.images()` → `ImageRecord`; `.tag(source, target)`;
+`.remove(ref_or_id, force=)` and `.prune(all_images=, exclude=)` → `RemoveResult` (docker's
+Untagged/Deleted events and the bytes reclaimed); `.gc(grace=)`.
 """
 
 from __future__ import annotations
