@@ -261,3 +261,33 @@ def test_subcommand_name_as_repository_hints(scene: dict[str, BuiltImage]) -> No
     assert result.exit_code == 0
     assert result.stdout == "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n"
     assert result.stderr == 'No images found matching "ls": did you mean "cargobay image ls"?\n'
+
+
+def test_unknown_creation_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from store_fixtures import write_image
+
+    monkeypatch.setenv("CARGOBAY_HOME", str(tmp_path / "s"))
+    store = LocalStore(tmp_path / "s")
+    image = write_image(store, created="not a time")
+    store.add_reference("x:1", image.manifest, digest_reference=False)
+    assert lines("images")[1].split() == [
+        "x",
+        "1",
+        image.config_digest.encoded[:12],
+        "N/A",
+        image_size(store),
+    ]
+    assert lines("images", "--digests")[1].split() == [
+        "x",
+        "1",
+        "<none>",
+        image.config_digest.encoded[:12],
+        image_size(store),
+    ]
+    assert lines("images", "--format", "[{{.CreatedSince}}]") == ["[]"]
+
+
+def image_size(store: LocalStore) -> str:
+    from cargobay.cli import render
+
+    return render.human_size_precision(store.images()[0].size, 3)

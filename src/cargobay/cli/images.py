@@ -228,12 +228,10 @@ class ImageRow(render.Struct):
         )
 
 
-def image_rows(
-    record: ImageRecord, refs: Sequence[Reference], digests: bool, trunc: bool, now: float
-) -> list[ImageRow]:
-    """docker's imageFormatTaggedAndDigest: one row per (repository, tag), digests by repository."""
+def row_keys(refs: Sequence[Reference], digests: bool) -> list[tuple[str, str, str]]:
+    """docker's imageFormatTaggedAndDigest: (repository, tag, digest) for each row of one image."""
     if not refs:
-        return [ImageRow(record, "<none>", "<none>", "<none>", trunc, now)]
+        return [("<none>", "<none>", "<none>")]
     repo_tags: dict[str, list[str]] = {}
     repo_digests: dict[str, list[str]] = {}
     for ref in refs:
@@ -241,22 +239,27 @@ def image_rows(
             repo_tags.setdefault(ref.familiar_name, []).append(ref.tag or "latest")
         else:
             repo_digests.setdefault(ref.familiar_name, []).append(str(ref.digest))
-    rows: list[ImageRow] = []
+    rows: list[tuple[str, str, str]] = []
     for repo, tags in repo_tags.items():
         shown = repo_digests.pop(repo, []) if digests else []
         if not digests:
             repo_digests.pop(repo, None)
         for tag in tags:
             if not shown:
-                rows.append(ImageRow(record, repo, tag, "<none>", trunc, now))
-            for digest in shown:
-                rows.append(ImageRow(record, repo, tag, digest, trunc, now))
+                rows.append((repo, tag, "<none>"))
+            rows.extend((repo, tag, digest) for digest in shown)
     for repo, values in repo_digests.items():
         if digests:
-            rows.extend(ImageRow(record, repo, "<none>", d, trunc, now) for d in values)
+            rows.extend((repo, "<none>", d) for d in values)
         else:
-            rows.append(ImageRow(record, repo, "<none>", "", trunc, now))
+            rows.append((repo, "<none>", ""))
     return rows
+
+
+def image_rows(
+    record: ImageRecord, refs: Sequence[Reference], digests: bool, trunc: bool, now: float
+) -> list[ImageRow]:
+    return [ImageRow(record, repo, tag, digest, trunc, now) for repo, tag, digest in row_keys(refs, digests)]
 
 
 def select_images(
@@ -331,22 +334,38 @@ def images(
     fmt = format_ or "table"
     if fmt == "table":
         fmt = QUIET_FORMAT if quiet else DIGEST_TABLE if digests else DEFAULT_TABLE
-    rows: list[ImageRow] = []
-    for record, refs in selected:
-        rows.extend(image_rows(record, refs, digests, not no_trunc, now))
     fast = FAST_FORMATS.get(fmt)
+    count = 0
     if fast is not None:
-        # The default layouts, rendered without going through the template evaluator.
+        # The default layouts, rendered without the template evaluator: each image's ID, age and
+        # size are formatted once, whatever its number of rows.
         header, fields = fast
-        cells = [[_cell(row, f) for f in fields] for row in rows]
+        unknown_age = "N/A" if fmt == DEFAULT_TABLE else ""
+        cells: list[list[str]] = []
+        for record, refs in selected:
+            created = record.created_seconds
+            values = {
+                "ID": record.id.encoded[:12] if not no_trunc else str(record.id),
+                # Only the default table says N/A ({{if .CreatedSince}}…{{else}}N/A{{end}}).
+                "CreatedSince": render.since(created, now) if created else unknown_age,
+                "Size": render.human_size_precision(record.size, 3),
+            }
+            for repo, tag, digest in row_keys(refs, digests):
+                values["Repository"], values["Tag"], values["Digest"] = repo, tag, digest
+                cells.append([values[f] for f in fields])
+        count = len(cells)
         text = render.table(header, cells) if header else "".join(c[0] + "\n" for c in cells)
     else:
+        rows: list[ImageRow] = []
+        for record, refs in selected:
+            rows.extend(image_rows(record, refs, digests, not no_trunc, now))
+        count = len(rows)
         try:
             text = render.format_rows(fmt, rows, IMAGE_HEADERS)
         except render.TemplateError as exc:
             raise CliError(str(exc)) from None
     click.echo(text, nl=False)
-    if repository in SUBCOMMAND_NAMES and not rows:
+    if repository in SUBCOMMAND_NAMES and not count:
         click.echo(
             f'No images found matching "{repository}": did you mean "cargobay image {repository}"?', err=True
         )
@@ -355,12 +374,6 @@ def images(
 SUBCOMMAND_NAMES = frozenset(
     {"ls", "list", "rm", "remove", "tag", "inspect", "history", "prune", "pull", "push"}
 )
-
-
-def _cell(row: ImageRow, field: str) -> str:
-    if field == "CreatedSince":
-        return str(row.get(field)) or "N/A"
-    return str(row.get(field))
 
 
 FAST_FORMATS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
