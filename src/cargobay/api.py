@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cargobay.image.types import CopyError, Manifest, ProgressEvent
-from cargobay.oci.digest import InvalidDigest
+from cargobay.oci.digest import Digest, InvalidDigest
 from cargobay.oci.manifest import InvalidManifest, Platform
 from cargobay.oci.reference import InvalidReference, Reference, parse_normalized
 
@@ -291,7 +291,13 @@ async def _pull_one(
     from cargobay.transports.docker import RegistrySource
     from cargobay.transports.local import LocalStoreDestination
 
-    src = RegistrySource(client, ref, max_concurrency=config.max_concurrent_downloads)
+    def cached(digest: Digest) -> bytes | None:
+        try:
+            return local.read_blob(digest) if (local.blobs.stat(digest) or 0) <= 4 * 1024 * 1024 else None
+        except OSError:
+            return None
+
+    src = RegistrySource(client, ref, max_concurrency=config.max_concurrent_downloads, manifest_cache=cached)
     with _errors(ref, pulling=True):
         resolved = await resolve(src, platform=wanted, all_platforms=False)
     source_top = resolved[0]

@@ -344,3 +344,18 @@ def test_concurrent_pulls_download_each_blob_once(
     for digest in seeded.image.blob_digests():
         fetched = [p for p, _ in proxy.blob_gets() if p.endswith(digest)]
         assert len(fetched) == 1, (digest, fetched)
+
+
+def test_up_to_date_check_uses_head_not_get(
+    cb: Any, seed: Callable[..., Any], make_proxy: Callable[..., Any]
+) -> None:
+    seeded = seed(layers=1, platforms=["linux/amd64", "linux/arm64"])
+    proxy = make_proxy()
+    ref = f"{proxy.url}/{seeded.repository}:{seeded.tag}"
+    cb.run("pull", ref, check=True)
+    proxy.requests.clear()
+    again = cb.run("pull", ref, check=True)
+    assert "Status: Image is up to date" in again.stdout
+    manifest_requests = [(m, p) for m, p, _ in proxy.requests if "/manifests/" in p]
+    assert manifest_requests == [("HEAD", f"/v2/{seeded.repository}/manifests/{seeded.tag}")]
+    assert not [p for m, p, _ in proxy.requests if "/blobs/" in p]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import aiohttp
@@ -10,7 +10,7 @@ import aiohttp
 from cargobay.distclient.client import BlobStream, BlobUpload, RegistryClient
 from cargobay.distclient.errors import ClientError, DistributionError, RegistryUnreachable
 from cargobay.image.types import BlobReader, Manifest, TransientTransferError
-from cargobay.oci.digest import Digest
+from cargobay.oci.digest import Digest, digest_bytes
 from cargobay.oci.manifest import Descriptor
 from cargobay.oci.reference import Reference
 
@@ -38,15 +38,49 @@ class _RegistryBlobReader:
 class RegistrySource:
     """An image in a registry. Mirrors (docker.io only) are tried first, then the registry."""
 
-    def __init__(self, client: RegistryClient, reference: Reference, max_concurrency: int = 3) -> None:
+    def __init__(
+        self,
+        client: RegistryClient,
+        reference: Reference,
+        max_concurrency: int = 3,
+        *,
+        manifest_cache: Callable[[Digest], bytes | None] | None = None,
+    ) -> None:
         self.client = client
         self.reference = reference
         self.registry_domain: str | None = reference.domain
         self.repository: str | None = reference.path
         self.max_concurrency = max_concurrency
         self.description = f"docker://{reference}"
+        # Manifests already held locally (verified by digest): a tag is then checked with a HEAD,
+        # which Docker Hub does not count against the pull rate limit, instead of a GET.
+        self.manifest_cache = manifest_cache
+
+    def _cached(self, digest: Digest, media_type: str | None = None) -> Manifest | None:
+        if self.manifest_cache is None:
+            return None
+        raw = self.manifest_cache(digest)
+        if raw is None or digest_bytes(raw, digest.algorithm) != digest:
+            return None
+        try:
+            return Manifest(raw, media_type or Manifest.from_bytes(raw).media_type, digest)
+        except ValueError:
+            return None
 
     async def get_manifest(self, digest: Digest | None = None) -> Manifest:
+        if digest is not None and (cached := self._cached(digest)) is not None:
+            return cached
+        if digest is None and self.manifest_cache is not None:
+            if self.reference.digest is not None:
+                cached = self._cached(self.reference.digest)
+                if cached is not None:
+                    return cached
+            else:
+                info = await self.client.head_manifest(self.reference.path, self.reference.identifier)
+                if info is not None and info.digest is not None:
+                    cached = self._cached(info.digest)
+                    if cached is not None:
+                        return cached
         identifier = self.reference.identifier if digest is None else str(digest)
         while True:
             try:
