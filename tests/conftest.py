@@ -13,8 +13,9 @@ Fixtures:
   skopeo, podman, make_podman   the tools, isolated from the user's config
   repo_name               a repository name unique to the test
 
-Set ``CARGOBAY_TEST_HUB=distribution`` to run hub tests against the distribution registry
-(useful to check a test itself, never in CI).
+``CARGOBAY_TEST_HUB=postgres`` runs the session hub on a fresh PostgreSQL database instead of
+SQLite; ``CARGOBAY_TEST_HUB=distribution`` puts the distribution registry in its place (to check
+a test itself, never in CI).
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ from support.tools import Podman, Skopeo, require_binary
 # --------------------------------------------------------------------------- failure reports
 
 
+# A failed test's report gets a section per running server with what it logged during the test.
+_LOG_OFFSETS = pytest.StashKey[dict[int, int]]()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, None]:
     item.stash[_LOG_OFFSETS] = {id(server): server.log_size() for server in RUNNING}
     yield
-
-
-_LOG_OFFSETS = pytest.StashKey[dict[int, int]]()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -67,13 +69,24 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """The session's hub: ``cargobay serve`` with SQLite in a temp data dir and 2 workers."""
     base = tmp_path_factory.mktemp("hub")
     server: ServerProcess
-    if os.environ.get("CARGOBAY_TEST_HUB") == "distribution":
+    database: str | None = None
+    kind = os.environ.get("CARGOBAY_TEST_HUB", "")
+    if kind == "distribution":
         server = start_distribution(require_binary("docker-registry"), base)
     else:
+        if kind == "postgres":
+            _require_postgres()
+            database = postgres.create_database()
+        elif kind:
+            raise pytest.UsageError(
+                f"CARGOBAY_TEST_HUB must be empty, 'postgres' or 'distribution', not {kind!r}"
+            )
         # access log on: a failing test's report shows the requests the hub saw (see above)
-        server = _start_hub(base, workers=2, env={"CARGOBAY_ACCESS_LOG": "true"})
+        server = _start_hub(base, workers=2, database_url=database, env={"CARGOBAY_ACCESS_LOG": "true"})
     yield server
     server.close()
+    if database is not None:
+        postgres.drop_database(database)
 
 
 @pytest.fixture(scope="session")
