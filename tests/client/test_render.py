@@ -237,3 +237,13 @@ def test_go_json_matches_encoding_json() -> None:
     assert render.go_json({"a": "<é&>"}) == '{"a":"\\u003cé\\u0026\\u003e"}'
     assert render.go_json([], indent=4) == "[]"
     assert render.go_json([{"a": []}], indent=4) == '[\n    {\n        "a": []\n    }\n]'
+
+
+def test_printf_verbs() -> None:
+    doc = {"Tag": "v1", "Size": 42}
+    assert (
+        render.render_template('{{printf "%-6s|%5d|%05d|%q|%%" .Tag .Size .Size .Tag}}', doc)
+        == 'v1    |   42|00042|"v1"|%'
+    )
+    assert render.render_template('{{.Tag | printf "[%4s]"}}', doc) == "[  v1]"
+    assert render.render_template('{{printf "%.1s %x %.2f" .Tag .Size 1.5}}', doc) == "v 2a 1.50"

@@ -322,29 +322,44 @@ def _length(value: Any) -> int:
     raise TemplateError(f"error calling len: len of type {type(value).__name__}")
 
 
+_VERB = re.compile(r"%([-+# 0]*)(\d*)(?:\.(\d+))?([a-zA-Z%])")
+
+
 def _printf(fmt: str, *args: Any) -> str:
-    out: list[str] = []
+    """fmt.Sprintf for the verbs templates use: %s %v %d %q %x %f, with flags, width, precision."""
     it = iter(args)
-    i = 0
-    while i < len(fmt):
-        ch = fmt[i]
-        if ch == "%" and i + 1 < len(fmt):
-            verb = fmt[i + 1]
-            i += 2
-            if verb == "%":
-                out.append("%")
-                continue
-            arg = next(it, _NO_VALUE)
-            if verb == "q":
-                out.append(json.dumps(go_print(arg)))
-            elif verb == "d" and isinstance(arg, int):
-                out.append(str(arg))
-            else:
-                out.append(go_print(arg))
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
+
+    def one(match: re.Match[str]) -> str:
+        flags, width, precision, verb = match.groups()
+        if verb == "%":
+            return "%"
+        arg = next(it, _NO_VALUE)
+        if verb == "q":
+            text = json.dumps(go_print(arg), ensure_ascii=False)
+        elif verb == "d" and isinstance(arg, int) and not isinstance(arg, bool):
+            text = str(arg)
+        elif verb == "x" and isinstance(arg, int) and not isinstance(arg, bool):
+            text = f"{arg:x}"
+        elif verb == "x":
+            text = go_print(arg).encode().hex()
+        elif verb == "f" and isinstance(arg, int | float) and not isinstance(arg, bool):
+            text = f"{arg:.{int(precision) if precision else 6}f}"
+        else:
+            text = go_print(arg)
+            if precision and verb in "sv":
+                text = text[: int(precision)]
+        if width:
+            pad = int(width) - len(text)
+            if pad > 0:
+                if "-" in flags:
+                    text += " " * pad
+                elif "0" in flags and verb in "dxf":
+                    text = "0" * pad + text
+                else:
+                    text = " " * pad + text
+        return text
+
+    return _VERB.sub(one, fmt)
 
 
 def _cmp(name: str, op: Callable[[Any, Any], bool]) -> Callable[..., bool]:
