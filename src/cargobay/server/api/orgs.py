@@ -27,7 +27,7 @@ class OrgsApi:
         try:
             org = await self.accounts.create_org(actor, name)
         except AccountError as exc:
-            raise from_account_error(exc) from None
+            raise from_account_error(exc, {"username": "name"}) from None
         return web.json_response(
             {"id": org.id, "orgname": org.name, "type": "Org", "date_joined": timestamp(org.created_at)},
             status=201,
