@@ -299,10 +299,12 @@ async def _pull_one(
 
     src = RegistrySource(client, ref, max_concurrency=config.max_concurrent_downloads, manifest_cache=cached)
     with _errors(ref, pulling=True):
-        resolved = await resolve(src, platform=wanted, all_platforms=False)
-    source_top = resolved[0]
+        await src.get_manifest()  # docker announces the pull once the manifest is known
     tag_or_digest = ref.tag if ref.digest is None and ref.tag else str(ref.digest)
     emit(Message(f"Pulling from {ref.path}", tag_or_digest))
+    with _errors(ref, pulling=True):
+        resolved = await resolve(src, platform=wanted, all_platforms=False)
+    source_top = resolved[0]
     before = local.get_reference(ref)
     dst = LocalStoreDestination(local, ref)
     progress: Callable[[ProgressEvent], None] = _LayerProgress(emit, PULL_WORDS, "Pull complete")

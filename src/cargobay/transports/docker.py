@@ -55,6 +55,7 @@ class RegistrySource:
         # Manifests already held locally (verified by digest): a tag is then checked with a HEAD,
         # which Docker Hub does not count against the pull rate limit, instead of a GET.
         self.manifest_cache = manifest_cache
+        self._top: Manifest | None = None
 
     def _cached(self, digest: Digest, media_type: str | None = None) -> Manifest | None:
         if self.manifest_cache is None:
@@ -68,6 +69,13 @@ class RegistrySource:
             return None
 
     async def get_manifest(self, digest: Digest | None = None) -> Manifest:
+        if digest is None:
+            if self._top is None:
+                self._top = await self._get_manifest(None)
+            return self._top
+        return await self._get_manifest(digest)
+
+    async def _get_manifest(self, digest: Digest | None) -> Manifest:
         if digest is not None and (cached := self._cached(digest)) is not None:
             return cached
         if digest is None and self.manifest_cache is not None:
