@@ -153,6 +153,8 @@ def test_label_filters(scene: dict[str, BuiltImage]) -> None:
     assert repos("-f", "label=tier") == ["127.0.0.1:5000/team/app:v1"]
     assert repos("-f", "label=tier=web", "-f", "label=team=core") == ["127.0.0.1:5000/team/app:v1"]
     assert repos("-f", "label=tier=db") == []
+    assert repos("-f", "label!=tier=db") == repos("-a")[:-1]  # every image but the dangling one
+    assert repos("-f", "label!=nope", "-f", "label!=team") == repos("-f", "label!=tier")
     assert repos("-f", "label!=tier") == [
         "bob/tool:<none>",
         "ubuntu:latest",

@@ -55,7 +55,13 @@ def _confirm(warning: str) -> bool:
 @reports_errors
 def prune(all_images: bool, force: bool, filter_: tuple[str, ...]) -> None:
     """Remove unused images."""
-    from cargobay.cli.images import bool_filter, match_labels, parse_filters, parse_timestamp
+    from cargobay.cli.images import (
+        bool_filter,
+        excluded_by_labels,
+        match_labels,
+        parse_filters,
+        parse_timestamp,
+    )
 
     filters = parse_filters(filter_, PRUNE_FILTERS)
     dangling = bool_filter(filters, "dangling")
@@ -71,7 +77,7 @@ def prune(all_images: bool, force: bool, filter_: tuple[str, ...]) -> None:
             return True
         if "label" in filters and not match_labels(filters["label"], record.labels):
             return True
-        return "label!" in filters and match_labels(filters["label!"], record.labels)
+        return "label!" in filters and excluded_by_labels(filters["label!"], record.labels)
 
     try:
         store = LocalStore.open_default()

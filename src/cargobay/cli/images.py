@@ -72,6 +72,11 @@ def match_labels(conditions: list[str], labels: dict[str, str]) -> bool:
     return True
 
 
+def excluded_by_labels(conditions: list[str], labels: dict[str, str]) -> bool:
+    """`label!=k[=v]`: an image matching any of the conditions is left out."""
+    return any(match_labels([condition], labels) for condition in conditions)
+
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -290,7 +295,7 @@ def select_images(
             continue
         if "label" in filters and not match_labels(filters["label"], record.labels):
             continue
-        if "label!" in filters and match_labels(filters["label!"], record.labels):
+        if "label!" in filters and excluded_by_labels(filters["label!"], record.labels):
             continue
         refs = list(record.references)
         if patterns:
