@@ -594,3 +594,12 @@ def test_two_manifests_with_one_config_keep_their_own_manifest(store: LocalStore
     assert by_ref["docker.io/library/b:1"].manifest.digest == other.digest
     assert by_ref["docker.io/library/b:1"].size == 15
     assert store.get_reference("b:1") == Descriptor(other.media_type, other.digest, other.size)
+
+
+def test_listing_reads_no_blob(store: LocalStore) -> None:
+    populate(store)
+    expected = [(r.id, r.references, r.size, r.created) for r in store.images()]
+    shutil.rmtree(store.root / "blobs")  # listing must not need a single blob
+    assert [(r.id, r.references, r.size, r.created) for r in store.images()] == expected
+    (store.root / "listing.json").unlink()  # nor does a full read of index.json's annotations
+    assert [(r.id, r.references, r.size, r.created) for r in store.images()] == expected
