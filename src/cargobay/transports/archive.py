@@ -317,6 +317,17 @@ class DockerArchiveDestination:
             files.append(("repositories", json.dumps({ref.familiar_name: {ref.tag: top_layer}}).encode()))
         digests = [top.digest, parsed.config.digest, *(layer.digest for layer in parsed.layers)]
         temp = self.path.with_name(f".{self.path.name}.cargobay-tmp")
+        try:
+            self._write_tar(temp, digests, files, blob_name)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        os.replace(temp, self.path)
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _write_tar(
+        self, temp: Path, digests: list[Digest], files: list[tuple[str, bytes]], blob_name: Any
+    ) -> None:
         with tarfile.open(temp, "w", format=tarfile.PAX_FORMAT) as tar:
             for directory in ("blobs", "blobs/sha256"):
                 info = tarfile.TarInfo(directory)
@@ -334,8 +345,6 @@ class DockerArchiveDestination:
                 tar.addfile(info, io.BytesIO(data))
         with open(temp, "rb") as synced:
             os.fsync(synced.fileno())
-        os.replace(temp, self.path)
-        shutil.rmtree(self.staging, ignore_errors=True)
 
     async def close(self) -> None:
         return None
