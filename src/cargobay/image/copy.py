@@ -29,6 +29,7 @@ from cargobay.oci.digest import Digester
 from cargobay.oci.manifest import Descriptor, Platform
 
 DEFAULT_RETRIES = 5
+MAX_MOUNT_ATTEMPTS = 3  # per blob, as docker's pusher
 
 
 def _noop(_event: ProgressEvent) -> None:
@@ -76,7 +77,7 @@ class _Copier:
             out.append(src_repo)
         if self.mount_candidates is not None:
             out += [r for r in self.mount_candidates(d) if r != self.dst.repository and r not in out]
-        return out
+        return out[:MAX_MOUNT_ATTEMPTS]
 
     async def check(self, d: Descriptor) -> str | None:
         """'exists', 'mounted:<repo>' or None when the blob must be transferred."""
