@@ -218,30 +218,27 @@ class MetadataStore:
         now = time.time()
         async with self.engines.writer.begin() as conn:
             repo_id = await self._ensure_repository(conn, repository)
-            existing = (
+            # ON CONFLICT: a concurrent push of the same manifest (PostgreSQL does not serialise
+            # writers the way SQLite's BEGIN IMMEDIATE does) simply finds the other's row.
+            inserted = (
                 await conn.execute(
-                    select(manifests.c.id).where(
-                        manifests.c.repository_id == repo_id, manifests.c.digest == manifest.digest
+                    self._insert(manifests)
+                    .values(
+                        repository_id=repo_id,
+                        digest=manifest.digest,
+                        media_type=manifest.media_type,
+                        artifact_type=manifest.artifact_type,
+                        subject_digest=manifest.subject_digest,
+                        size=len(manifest.content),
+                        content=manifest.content,
+                        created_at=now,
                     )
+                    .on_conflict_do_nothing(index_elements=["repository_id", "digest"])
+                    .returning(manifests.c.id)
                 )
-            ).first()
-            if existing is None:
-                manifest_id = (
-                    await conn.execute(
-                        manifests.insert()
-                        .values(
-                            repository_id=repo_id,
-                            digest=manifest.digest,
-                            media_type=manifest.media_type,
-                            artifact_type=manifest.artifact_type,
-                            subject_digest=manifest.subject_digest,
-                            size=len(manifest.content),
-                            content=manifest.content,
-                            created_at=now,
-                        )
-                        .returning(manifests.c.id)
-                    )
-                ).scalar_one()
+            ).scalar_one_or_none()
+            if inserted is not None:
+                manifest_id = int(inserted)
                 references = {d: "blob" for d in manifest.blob_digests}
                 references.update({d: "manifest" for d in manifest.child_digests})
                 if references:
@@ -250,7 +247,13 @@ class MetadataStore:
                         [{"manifest_id": manifest_id, "digest": d, "kind": k} for d, k in references.items()],
                     )
             else:
-                manifest_id = int(existing[0])
+                manifest_id = (
+                    await conn.execute(
+                        select(manifests.c.id).where(
+                            manifests.c.repository_id == repo_id, manifests.c.digest == manifest.digest
+                        )
+                    )
+                ).scalar_one()
             for name in tag_names:
                 stmt = self._insert(tags).values(
                     repository_id=repo_id, name=name, manifest_id=manifest_id, updated_at=now
