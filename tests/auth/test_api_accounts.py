@@ -119,6 +119,18 @@ def test_admin_fields_in_a_sign_up_are_ignored(api: Api) -> None:
     assert reply.status == 200 and reply.json()["scope"] in ("", "repository:library/takeover:pull")
 
 
+def test_repeated_failures_lock_the_account_for_a_while(api: Api) -> None:
+    user, neighbour = api.sign_up(), api.sign_up()
+    for _ in range(5):
+        assert api.call("GET", "/api/user", auth=(user.name, "Wrong-pass1")).status == 401
+    locked = api.call("GET", "/api/user", auth=user.password_auth)  # even the right password
+    assert locked.status == 429 and 1 <= int(locked.headers["retry-after"]) <= 301
+    assert "too many" in locked.json()["message"]
+    assert api.token(auth=user.password_auth).status == 429
+    # other accounts from the same address are not affected
+    assert api.call("GET", "/api/user", auth=neighbour.password_auth).status == 200
+
+
 # --------------------------------------------------------------------------- the caller's account
 
 
