@@ -178,6 +178,10 @@ def test_history_no_trunc_quiet_and_raw(built: BuiltImage) -> None:
     assert raw[2].split()[-2:] == ["72900", "buildkit.dockerfile.v0"]
     assert raw[3].split()[1] == "1999-12-31T00:00:00Z"
     assert run("history", "--human=false", "-q", "hist:1").stdout.count("\n") == 3
+    assert run("history", "-H", "hist:1").stdout == run("history", "hist:1").stdout  # -H takes no value
+    assert run("history", "hist:1", "-H=0").stdout == run("history", "-H=false", "hist:1").stdout
+    bad = run("history", "-H=maybe", "hist:1")
+    assert bad.exit_code == 2 and "strconv.ParseBool" in bad.stderr
     out = run("history", "--format", "{{.ID}}|{{.Size}}|{{.Comment}}", "hist:1").stdout
     assert out.split("\n")[1:] == ["<missing>|72.9kB|buildkit.dockerfile.v0", "<missing>|1.09kB|", ""]
 

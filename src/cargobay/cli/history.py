@@ -129,16 +129,37 @@ class GoBool(click.ParamType[bool]):
         )
 
 
-@click.command("history", context_settings={"help_option_names": ["-h", "--help"]})
+class GoFlagsCommand(click.Command):
+    """Accepts Go's `-H=false` / `--human=false` for the boolean flag, as docker's CLI does.
+
+    A bare `-H` never takes the next argument as its value (pflag's bool flags do not)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rewritten: list[str] = []
+        for arg in args:
+            for prefix in ("-H=", "--human="):
+                if arg.startswith(prefix):
+                    rewritten += ["--human-value", arg[len(prefix) :]]
+                    break
+            else:
+                rewritten.append(arg)
+        return super().parse_args(ctx, rewritten)
+
+
+@click.command("history", cls=GoFlagsCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("image")
-@click.option("-H", "--human", type=GoBool(), default=True, is_flag=False, flag_value="true",
-              help="Print sizes and dates in human readable format")  # fmt: skip
+@click.option("-H", "--human", "human_flag", is_flag=True, default=True,
+              help="Print sizes and dates in human readable format (-H=false for raw values)")  # fmt: skip
+@click.option("--human-value", type=GoBool(), default=None, hidden=True)
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
 @click.option("-q", "--quiet", is_flag=True, help="Only show image IDs")
 @click.option("--format", "format_", default="", help="Format output using a custom template")
 @reports_errors
-def history(image: str, human: bool, no_trunc: bool, quiet: bool, format_: str) -> None:
+def history(
+    image: str, human_flag: bool, human_value: bool | None, no_trunc: bool, quiet: bool, format_: str
+) -> None:
     """Show the history of an image."""
+    human = human_flag if human_value is None else human_value
     store = LocalStore.open_default()
     try:
         record = store.resolve(image)
