@@ -4,6 +4,7 @@ skopeo), personal access tokens (also as registry credentials), and repository v
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -88,6 +89,20 @@ def test_sign_up_rules_are_enforced_field_by_field(api: Api, body: dict[str, Any
 def test_sign_up_needs_a_json_object(api: Api, raw: bytes) -> None:
     reply = api.call("POST", "/api/users", raw=raw, headers={"Content-Type": "application/json"})
     assert reply.status == 400 and set(reply.json()) == {"message"}
+
+
+def test_bodies_must_be_declared_json(api: Api) -> None:
+    """A cross-site HTML form (text/plain or urlencoded) cannot post to the API."""
+    name = unique_name()
+    body = json.dumps({"username": name, "email": f"{name}@example.test", "password": PASSWORD}).encode()
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+        headers = {"Content-Type": content_type} if content_type else {}
+        reply = api.call("POST", "/api/users", raw=body, headers=headers)
+        assert reply.status == 415 and "application/json" in reply.json()["message"]
+    reply = api.call(
+        "POST", "/api/users", raw=body, headers={"Content-Type": "application/json; charset=utf-8"}
+    )
+    assert reply.status == 201
 
 
 def test_taken_usernames_and_emails_conflict(api: Api) -> None:

@@ -99,10 +99,17 @@ async def api_errors(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object (400 when it is not one)."""
+    """The request's JSON object (400 when it is not one).
+
+    The body must be declared `application/json`: an HTML form cannot send that type to another
+    site without a CORS preflight, so a page elsewhere cannot ride on credentials a browser
+    remembers for the hub.
+    """
     raw = await request.read()
     if not raw:
         raise ApiError(400, "a JSON object is required as the request body")
+    if request.content_type != "application/json":
+        raise ApiError(415, "send the request body as Content-Type: application/json")
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

@@ -327,6 +327,20 @@ _PATHS: dict[str, Any] = {
 }
 
 
+def _with_body_errors(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every operation that takes a body may answer 415 (not declared application/json)."""
+    for item in paths.values():
+        for operation in item.values():
+            if "requestBody" in operation:
+                operation["responses"].setdefault(
+                    "415", _error("The body was not sent as Content-Type: application/json")
+                )
+    return paths
+
+
+_with_body_errors(_PATHS)
+
+
 def openapi_document(version: str) -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
