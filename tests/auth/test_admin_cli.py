@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -261,3 +261,34 @@ def test_key_rotation_keeps_old_tokens_valid(closed_hub: Hub, tmp_path: Path) ->
     assert jwt_header(after)["kid"] == new_kid
     assert accepted(after) and accepted(old)
     assert api.call("GET", "/v2/", headers=bearer(old[:-4] + "AAAA")).status == 401
+
+
+@pytest.mark.postgres
+def test_admin_against_postgresql_while_the_hub_runs(
+    start_hub: Callable[..., Hub], new_postgres_url: Callable[[], str]
+) -> None:
+    url = new_postgres_url()
+    hub = start_hub(workers=1, database_url=url, env={"CARGOBAY_AUTH": "token"})
+    name = unique_name()
+    created = admin(
+        hub,
+        "user",
+        "create",
+        "--username",
+        name,
+        "--email",
+        f"{name}@example.test",
+        "--password-stdin",
+        "--database-url",
+        url,
+        stdin="Pg-password1\n",
+    )
+    assert ok(created) == f"Created user {name}"
+    api = Api(hub.url)
+    assert api.call("GET", "/api/user", auth=(name, "Pg-password1")).json()["username"] == name
+    org = unique_name("org")
+    ok(admin(hub, "org", "create", "--name", org, "--owner", name, "--database-url", url))
+    taken = admin(hub, "org", "create", "--name", org, "--owner", name, "--database-url", url)
+    assert taken.returncode == 1 and taken.stderr.strip() == "Error: this name is taken"
+    members = api.call("GET", f"/api/orgs/{org}/members", auth=(name, "Pg-password1")).json()
+    assert members["results"] == [{"username": name, "role": "owner"}]
