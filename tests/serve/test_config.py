@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,3 +102,40 @@ def test_a_second_hub_cannot_share_the_port(start_hub: Callable[..., Any], tmp_p
     result = run_serve("--listen", first.url, "--data-dir", str(tmp_path / "second"))
     assert result.returncode == 1
     assert "Address already in use" in result.stderr
+
+
+def test_page_caps_apply_without_n(start_hub: Callable[..., Any]) -> None:
+    hub = start_hub(config={"tags_page_max": 3}, workers=1)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.empty.v1+json",
+                "digest": "sha256:" + "4" * 64,
+                "size": 2,
+            },
+            "layers": [],
+        }
+    ).encode()
+    empty = b"{}"
+    digest = "sha256:" + hashlib.sha256(empty).hexdigest()
+    manifest = manifest.replace(b"sha256:" + b"4" * 64, digest.encode())
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    opener.open(
+        urllib.request.Request(
+            f"{hub.base_url}/v2/a/b/blobs/uploads/?digest={digest}", data=empty, method="POST"
+        )
+    )
+    for tag in ("t1", "t2", "t3", "t4", "t5"):
+        opener.open(
+            urllib.request.Request(
+                f"{hub.base_url}/v2/a/b/manifests/{tag}",
+                data=manifest,
+                method="PUT",
+                headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+            )
+        )
+    with opener.open(f"{hub.base_url}/v2/a/b/tags/list") as answer:
+        assert json.loads(answer.read())["tags"] == ["t1", "t2", "t3"]
+        assert answer.headers["Link"] == '</v2/a/b/tags/list?n=3&last=t3>; rel="next"'

@@ -315,7 +315,10 @@ class V2Api:
             raise _unsupported()
         query = request.rel_url.query
         page = parse_page(
-            query.get("n"), query.get("last"), default=_TAGS_DEFAULT_PAGE, maximum=self.service.tags_page_max
+            query.get("n"),
+            query.get("last"),
+            default=min(_TAGS_DEFAULT_PAGE, self.service.tags_page_max),
+            maximum=self.service.tags_page_max,
         )
         found, more = await self.service.list_tags(name, page, visible=_visible(request))
         headers = _headers()
@@ -330,7 +333,7 @@ class V2Api:
         page = parse_page(
             query.get("n"),
             query.get("last"),
-            default=_CATALOG_DEFAULT_PAGE,
+            default=min(_CATALOG_DEFAULT_PAGE, self.service.catalog_page_max),
             maximum=self.service.catalog_page_max,
         )
         namespaces: list[str] | None = None
