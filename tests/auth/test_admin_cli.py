@@ -240,7 +240,10 @@ def test_key_rotation_keeps_old_tokens_valid(closed_hub: Hub, tmp_path: Path) ->
     assert accepted(old)
 
     rotated = ok(admin(closed_hub, "keys", "rotate"))
-    match = re.fullmatch(r"New signing key (\S+) \(\S+\.pem\); (\d+) older key\(s\) still verify", rotated)
+    match = re.fullmatch(
+        r"New signing key (\S+) \(\S+\.pem\): a running hub signs with it from its next start; (\d+) older key\(s\) still verify",
+        rotated,
+    )
     assert match is not None, rotated
     new_kid = match[1]
     assert new_kid != old_kid and int(match[2]) >= 1

@@ -262,4 +262,7 @@ def keys_rotate(data_dir: Path | None, config_file: Path | None, database_url: s
         raise AdminError(f"cannot rotate keys in {ring.directory}: {exc}") from None
     kid = key_id(ring.signing.public)
     older = len(list(ring.directory.glob("*.pem"))) - 1
-    click.echo(f"New signing key {kid} ({path.name}); {older} older key(s) still verify")
+    click.echo(
+        f"New signing key {kid} ({path.name}): a running hub signs with it from its next start; "
+        f"{older} older key(s) still verify"
+    )
