@@ -449,6 +449,29 @@ def test_openapi_document_lists_the_endpoints(api: Api) -> None:
         assert ref.removeprefix("#/components/schemas/") in doc["components"]["schemas"], ref
 
 
+def test_openapi_document_is_valid_and_matches_the_answers(api: Api) -> None:
+    validator = pytest.importorskip("openapi_spec_validator")
+    schemas = pytest.importorskip("openapi_schema_validator")
+    doc = api.call("GET", "/api/openapi.json").json()
+    validator.validate(doc)
+
+    def check(instance: Any, name: str) -> None:
+        schema = {"$ref": f"#/components/schemas/{name}", "components": doc["components"]}
+        schemas.validate(instance, schema, cls=schemas.OAS30Validator)
+
+    user = api.sign_up()
+    check(api.call("GET", "/api/user", auth=user.password_auth).json(), "User")
+    created = api.create_pat(user, "delete")
+    check(created, "AccessToken")
+    pat = (user.name, created["token"])
+    check(api.call("GET", "/api/access-tokens", auth=pat).json(), "AccessTokenList")
+    org = api.call("POST", "/api/orgs", {"name": unique_name("org")}, auth=user.password_auth).json()
+    check(org, "Org")
+    check(api.call("GET", f"/api/orgs/{org['orgname']}/members", auth=pat).json(), "MemberList")
+    check(api.call("GET", f"/api/repositories/{user.name}/none", auth=pat).json(), "Error")
+    check(api.call("POST", "/api/users", {"username": "x"}).json(), "Error")
+
+
 def _walk(node: Any) -> Any:
     if isinstance(node, dict):
         for value in node.values():
