@@ -23,6 +23,8 @@ COMMANDS: dict[str, str] = {
     "copy": "copy:copy",
     "image": "image_group:image",
     "admin": "admin:admin",
+    "login": "login:login",
+    "logout": "logout:logout",
 }
 
 
