@@ -298,8 +298,8 @@ def command_output(argv: Sequence[str]) -> str | None:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, cwd=REPO_ROOT)
     except (OSError, subprocess.SubprocessError):
         return None
-    text = (proc.stdout or proc.stderr).strip()
-    return text.splitlines()[0] if proc.returncode == 0 and text else None
+    text = (proc.stdout or proc.stderr).strip()  # (wrk -v prints its version and exits 1)
+    return text.splitlines()[0] if text else None
 
 
 def environment_info(regbench: Path, distribution: str | None) -> dict[str, Any]:
@@ -307,6 +307,7 @@ def environment_info(regbench: Path, distribution: str | None) -> dict[str, Any]
         "python": platform.python_version(),
         "kernel": platform.release(),
         "cores": os.cpu_count(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     with contextlib.suppress(OSError, StopIteration), open("/proc/cpuinfo") as f:
         info["cpu"] = next(ln for ln in f if ln.startswith("model name")).split(":", 1)[1].strip()
