@@ -11,17 +11,11 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from cargobay.paths import cargobay_home
+
 DOCKER_HUB_DOMAIN = "docker.io"
 DOCKER_HUB_REGISTRY = "https://registry-1.docker.io"
 DOCKER_HUB_INDEX_SERVER = "https://index.docker.io/v1/"
-
-
-def cargobay_home() -> Path:
-    explicit = os.environ.get("CARGOBAY_HOME")
-    if explicit:
-        return Path(explicit)
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data) / "cargobay"
 
 
 def split_host_port(domain: str) -> tuple[str, str | None]:

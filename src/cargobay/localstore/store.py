@@ -57,6 +57,7 @@ from cargobay.oci import mediatypes as mt
 from cargobay.oci.digest import Digest, InvalidDigest, digest_bytes
 from cargobay.oci.manifest import Descriptor, InvalidManifest, Platform, parse_manifest
 from cargobay.oci.reference import IDENTIFIER_RE, InvalidReference, Reference, parse_normalized
+from cargobay.paths import cargobay_home
 from cargobay.storage.filesystem import FilesystemBlobStore
 
 from .timeutil import Timestamp, now_timestamp, parse_rfc3339
@@ -270,11 +271,7 @@ class RemoveResult:
 
 
 def default_root() -> Path:
-    home = os.environ.get("CARGOBAY_HOME")
-    if home:
-        return Path(home)
-    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(data) / "cargobay"
+    return cargobay_home()
 
 
 def _host_platform() -> tuple[str, str]:
