@@ -163,6 +163,9 @@ class AccountService:
 
     async def authenticate(self, username: str, secret: str, address: str | None) -> Actor:
         """Check a password or an access token; throttled per account and per client address."""
+        if "\x00" in username or "\x00" in secret:
+            # No account can match (PostgreSQL cannot even compare such text): refuse before any query.
+            raise InvalidCredentials("incorrect username or password")
         keys = [f"user:{username.lower()[:64]}"] + ([f"addr:{address}"] if address else [])
         await self._check_throttle(keys)
         actor = await self._check_secret(username, secret)
