@@ -5,6 +5,7 @@ skopeo), personal access tokens (also as registry credentials), and repository v
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -480,3 +481,40 @@ def _walk(node: Any) -> Any:
     elif isinstance(node, list):
         for value in node:
             yield from _walk(value)
+
+
+@pytest.mark.postgres
+def test_text_no_database_can_store_is_refused_not_a_crash(
+    start_hub: Callable[..., Hub], new_postgres_url: Callable[[], str]
+) -> None:
+    """NUL characters (PostgreSQL refuses them) and lone surrogates (not UTF-8) in bodies, paths
+    and credentials are client errors, never a 500."""
+    hub = start_hub(workers=1, database_url=new_postgres_url(), env={"CARGOBAY_AUTH": "token"})
+    api = Api(hub.url)
+    user = api.sign_up()
+    for bad in ("a\x00b", "a\ud800b"):
+        for field in ("username", "email", "password"):
+            body = {"username": unique_name(), "email": "x@example.test", "password": PASSWORD, field: bad}
+            raw = json.dumps(body).encode()  # json.dumps escapes the surrogate as \ud800
+            reply = api.call("POST", "/api/users", raw=raw, headers={"Content-Type": "application/json"})
+            assert reply.status == 400 and reply.json()["field"] == field, reply
+        label = json.dumps({"token_label": bad, "scope": "read"}).encode()
+        reply = api.call(
+            "POST",
+            "/api/access-tokens",
+            raw=label,
+            headers={"Content-Type": "application/json"},
+            auth=user.password_auth,
+        )
+        assert reply.status == 400 and reply.json()["field"] == "token_label", reply
+    for method, path in (
+        ("GET", "/api/orgs/a%00b/members"),
+        ("DELETE", "/api/orgs/abcd/members/a%00b"),
+        ("GET", "/api/repositories/a%00b/app"),
+        ("GET", "/api/repositories/abcd/a%00b"),
+        ("DELETE", "/api/access-tokens/a%00b"),
+    ):
+        reply = api.call(method, path, auth=user.password_auth)
+        assert reply.status == 404, (path, reply)
+    assert api.call("GET", "/api/user", auth=("a\x00b", PASSWORD)).status == 401
+    assert api.call("GET", "/api/user", auth=(user.name, "pass\x00word")).status == 401

@@ -119,12 +119,33 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+def _is_text(value: str) -> bool:
+    """No NUL characters (PostgreSQL cannot store them) and no lone surrogates (not UTF-8)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def string_field(body: dict[str, Any], name: str, *, default: str | None = None) -> str:
     value = body.get(name, default)
     if value is None:
         raise ApiError(400, f"{name} is required", name)
     if not isinstance(value, str):
         raise ApiError(400, f"{name} must be a string", name)
+    if not _is_text(value):
+        raise ApiError(400, f"{name} must be text without NUL characters", name)
+    return value
+
+
+def path_param(request: web.Request, name: str, missing: str) -> str:
+    """A name from the URL; one that no account, token or repository can have is 404 `missing`."""
+    value = request.match_info[name]
+    if not _is_text(value) or len(value) > 255:
+        raise ApiError(404, missing)
     return value
 
 

@@ -5,8 +5,17 @@ from __future__ import annotations
 from aiohttp import web
 
 from cargobay.registry.accounts import AccountError, AccountService, Actor
-from cargobay.server.api.errors import ApiError, from_account_error, json_body, string_field, timestamp
+from cargobay.server.api.errors import (
+    ApiError,
+    from_account_error,
+    json_body,
+    path_param,
+    string_field,
+    timestamp,
+)
 from cargobay.server.api.session import ApiAuth
+
+_NO_ORG = "no such organisation"
 
 
 class OrgsApi:
@@ -37,11 +46,11 @@ class OrgsApi:
         """Members (and admins) may see an organisation's members; to others it does not exist."""
         role = await self.accounts.store.role_in(org, actor.account_id)
         if role is None and not actor.is_admin:
-            raise ApiError(404, f"no such organisation: {org}", "org")
+            raise ApiError(404, f"{_NO_ORG}: {org}", "org")
 
     async def members(self, request: web.Request) -> web.Response:
         actor = await self.auth.required(request)
-        org = request.match_info["org"]
+        org = path_param(request, "org", _NO_ORG)
         await self._visible_org(actor, org)
         try:
             found = await self.accounts.members(org)
@@ -52,7 +61,8 @@ class OrgsApi:
 
     async def set_member(self, request: web.Request) -> web.Response:
         actor = await self.auth.with_password(request, "manage organisations")
-        org, username = request.match_info["org"], request.match_info["username"]
+        org = path_param(request, "org", _NO_ORG)
+        username = path_param(request, "username", "no such user")
         await self._visible_org(actor, org)
         body = await json_body(request)
         role = string_field(body, "role")
@@ -64,7 +74,8 @@ class OrgsApi:
 
     async def remove_member(self, request: web.Request) -> web.Response:
         actor = await self.auth.with_password(request, "manage organisations")
-        org, username = request.match_info["org"], request.match_info["username"]
+        org = path_param(request, "org", _NO_ORG)
+        username = path_param(request, "username", "no such user")
         await self._visible_org(actor, org)
         try:
             await self.accounts.remove_member(actor, org, username)

@@ -11,7 +11,7 @@ from aiohttp import web
 from cargobay.metadata.store import MetadataStore
 from cargobay.registry.access import Access, AccessPolicy
 from cargobay.registry.accounts import Actor
-from cargobay.server.api.errors import ApiError, bool_field, json_body
+from cargobay.server.api.errors import ApiError, bool_field, json_body, path_param
 from cargobay.server.api.session import ApiAuth
 
 _NOT_FOUND = "repository not found"
@@ -29,7 +29,8 @@ class RepositoriesApi:
         app.router.add_patch(path, self.patch)
 
     async def _find(self, request: web.Request, actor: Actor | None) -> tuple[str, str, Access]:
-        namespace, repo = request.match_info["namespace"], request.match_info["repo"].rstrip("/")
+        namespace = path_param(request, "namespace", _NOT_FOUND)
+        repo = path_param(request, "repo", _NOT_FOUND).rstrip("/")
         access = await self.policy.check(actor, f"{namespace}/{repo}")
         if not (access.exists and access.visible):
             raise ApiError(404, _NOT_FOUND)

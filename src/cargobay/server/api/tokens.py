@@ -6,7 +6,7 @@ from aiohttp import web
 
 from cargobay.metadata.accounts import TokenRow
 from cargobay.registry.accounts import AccountError, AccountService
-from cargobay.server.api.errors import from_account_error, json_body, string_field, timestamp
+from cargobay.server.api.errors import from_account_error, json_body, path_param, string_field, timestamp
 from cargobay.server.api.session import ApiAuth
 
 
@@ -55,7 +55,8 @@ class TokensApi:
     async def revoke(self, request: web.Request) -> web.Response:
         actor = await self.auth.required(request)
         try:
-            await self.accounts.revoke_token(actor, request.match_info["uuid"])
+            token_id = path_param(request, "uuid", "no such active token")
+            await self.accounts.revoke_token(actor, token_id)
         except AccountError as exc:
             raise from_account_error(exc, {"token": "uuid"}) from None
         return web.Response(status=204)
