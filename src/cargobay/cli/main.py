@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "admin": "admin:admin",
     "login": "login:login",
     "logout": "logout:logout",
+    "search": "search:search",
 }
 
 
