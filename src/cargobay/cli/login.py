@@ -181,16 +181,17 @@ def _prompt(username: str | None, password: str | None, default_username: str, k
         if not username:
             raise PlainError("error: username is required")
     if not password:
-        click.echo("Password: ", nl=False)
-        password = _read_hidden_line()
+        password = _read_hidden_line("Password: ")
         click.echo()
         if not password:
             raise PlainError("error: password is required")
     return username, password
 
 
-def _read_hidden_line() -> str:
-    """One line from the terminal on stdin with echo turned off (restored whatever happens)."""
+def _read_hidden_line(prompt: str) -> str:
+    """Show `prompt`, read one line from the terminal on stdin with echo off (restored afterwards).
+
+    Echo goes off before the prompt shows, so that nothing typed after it is ever echoed."""
     import termios
 
     fd = sys.stdin.fileno()
@@ -198,10 +199,11 @@ def _read_hidden_line() -> str:
     new = termios.tcgetattr(fd)
     new[3] &= ~termios.ECHO
     try:
-        termios.tcsetattr(fd, termios.TCSAFLUSH, new)
+        termios.tcsetattr(fd, termios.TCSANOW, new)  # keep what was typed ahead
+        click.echo(prompt, nl=False)
         line = sys.stdin.readline()
     finally:
-        termios.tcsetattr(fd, termios.TCSAFLUSH, old)
+        termios.tcsetattr(fd, termios.TCSANOW, old)
     return line.removesuffix("\n").removesuffix("\r")
 
 
