@@ -231,15 +231,31 @@ def render_results(results: Sequence[SearchResult], fmt: str = "", trunc: bool =
 # ---------------------------------------------------------------------------------- command
 
 
-@click.command("search", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(
+    "search",
+    short_help="Search Docker Hub for images",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.argument("term")
-@click.option("-f", "--filter", "filter_", multiple=True, help="Filter output based on conditions provided")
-@click.option("--format", "format_", default="", help="Pretty-print search using a Go template")
+@click.option(
+    "-f",
+    "--filter",
+    "filter_",
+    multiple=True,
+    metavar="filter",
+    help="Filter output based on conditions provided",
+)
+@click.option(
+    "--format", "format_", default="", metavar="string", help="Pretty-print search using a Go template"
+)
 @click.option("--limit", default="0", metavar="int", help="Max number of search results")
 @click.option("--no-trunc", is_flag=True, help="Don't truncate output")
 @reports_errors
 def search(term: str, filter_: tuple[str, ...], format_: str, limit: str, no_trunc: bool) -> None:
-    """Search Docker Hub (or the registry named in TERM) for images."""
+    """Search Docker Hub for images.
+
+    TERM may name another registry (`HOST[:PORT]/TERM`): its v1 search endpoint is asked instead.
+    """
     args = parse_filter_flags(filter_)
     count = parse_limit(limit)
     if "is-automated" in args:
