@@ -98,6 +98,18 @@ def test_user_and_org_commands_take_effect_on_the_running_hub(closed_hub: Hub) -
         )
     )
     assert api.call("GET", "/api/user", auth=(name, first)).json()["is_admin"] is False
+    taken = admin(
+        closed_hub,
+        "user",
+        "create",
+        "--username",
+        name,
+        "--email",
+        "o@example.test",
+        "--password-stdin",
+        stdin=first,
+    )
+    assert_one_error_line(taken, "this username is taken")
 
     assert ok(
         admin(closed_hub, "user", "passwd", "--username", name, "--password-stdin", stdin=second + "\n")
@@ -115,6 +127,9 @@ def test_user_and_org_commands_take_effect_on_the_running_hub(closed_hub: Hub) -
     assert ok(admin(closed_hub, "org", "create", "--name", org, "--owner", name)) == (
         f"Created organisation {org} (owner {name})"
     )
+    assert_one_error_line(
+        admin(closed_hub, "org", "create", "--name", org, "--owner", name), "this name is taken"
+    )
     members = api.call("GET", f"/api/orgs/{org}/members", auth=(name, second)).json()
     assert members["results"] == [{"username": name, "role": "owner"}]
     assert api.granted(f"repository:{org}/app:pull,push", (name, second)) == f"repository:{org}/app:pull,push"
@@ -127,26 +142,14 @@ def test_user_and_org_commands_take_effect_on_the_running_hub(closed_hub: Hub) -
     ("args", "stdin", "env", "message"),
     [
         (
-            ["user", "create", "--username", "taken", "--email", "t@example.test", "--password-stdin"],
-            "Pa55word!",
-            None,
-            "this username is taken",
-        ),
-        (
             ["user", "create", "--username", "weakling", "--email", "w@example.test", "--password-stdin"],
             "short\n",
             None,
-            "password must be",
-        ),
-        (
-            ["user", "create", "--username", "Bad-Name", "--email", "b@example.test", "--password-stdin"],
-            "Pa55word!",
-            None,
-            "username must be",
+            "password must be 8 to 256 characters",
         ),
         (
             ["user", "create", "--username", "nopasswd", "--email", "n@example.test"],
-            "Pa55word!",
+            "",
             None,
             "--password-stdin",
         ),
@@ -157,7 +160,6 @@ def test_user_and_org_commands_take_effect_on_the_running_hub(closed_hub: Hub) -
             "no such user: ghostuser",
         ),
         (["user", "delete", "--username", "ghostuser"], None, None, "no such user: ghostuser"),
-        (["user", "set-admin", "--username", "ghostuser"], None, None, "no such user: ghostuser"),
         (
             ["org", "create", "--name", "ghostorg", "--owner", "ghostuser"],
             None,
@@ -165,7 +167,7 @@ def test_user_and_org_commands_take_effect_on_the_running_hub(closed_hub: Hub) -
             "no such user: ghostuser",
         ),
         (
-            ["user", "delete", "--username", "ghostuser", "--database-url", "mysql://x/y"],
+            ["user", "delete", "--username", "x", "--database-url", "mysql://x/y"],
             None,
             None,
             "unsupported database",
@@ -173,13 +175,10 @@ def test_user_and_org_commands_take_effect_on_the_running_hub(closed_hub: Hub) -
         (["keys", "rotate"], None, {"CARGOBAY_TOKEN_LIFETIME": "soon"}, "token_lifetime"),
     ],
     ids=[
-        "taken",
         "weak-password",
-        "bad-name",
         "no-password-stdin",
         "passwd-unknown",
         "delete-unknown",
-        "set-admin-unknown",
         "org-owner-unknown",
         "bad-database-url",
         "bad-setting",
@@ -188,23 +187,14 @@ def test_user_and_org_commands_take_effect_on_the_running_hub(closed_hub: Hub) -
 def test_mistakes_are_one_line_on_stderr(
     closed_hub: Hub, args: list[str], stdin: str | None, env: dict[str, str] | None, message: str
 ) -> None:
-    if "taken" in args:
-        admin(
-            closed_hub,
-            "user",
-            "create",
-            "--username",
-            "taken",
-            "--email",
-            "t0@example.test",
-            "--password-stdin",
-            stdin="Pa55word!",
-        )
     result = admin(closed_hub, *args, stdin=stdin, env=env)
-    assert result.returncode != 0 and result.stdout == ""
+    assert_one_error_line(result, message)
+
+
+def assert_one_error_line(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 1 and result.stdout == "", result
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.stderr
-    assert "Traceback" not in result.stderr
 
 
 def test_key_rotation_keeps_old_tokens_valid(closed_hub: Hub, tmp_path: Path) -> None:
@@ -291,7 +281,5 @@ def test_admin_against_postgresql_while_the_hub_runs(
     assert api.call("GET", "/api/user", auth=(name, "Pg-password1")).json()["username"] == name
     org = unique_name("org")
     ok(admin(hub, "org", "create", "--name", org, "--owner", name, "--database-url", url))
-    taken = admin(hub, "org", "create", "--name", org, "--owner", name, "--database-url", url)
-    assert taken.returncode == 1 and taken.stderr.strip() == "Error: this name is taken"
     members = api.call("GET", f"/api/orgs/{org}/members", auth=(name, "Pg-password1")).json()
     assert members["results"] == [{"username": name, "role": "owner"}]
