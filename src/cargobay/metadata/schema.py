@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     Double,
     ForeignKey,
     Index,
@@ -14,9 +15,12 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
     false,
 )
+
+from cargobay.metadata.search_index import install_search_index
 
 metadata = MetaData()
 
@@ -28,6 +32,23 @@ repositories = Table(
     Column("created_at", Double, nullable=False),
     # Set once, when the first push creates the repository (configurable default), then by owners.
     Column("private", Boolean, nullable=False, server_default=false()),
+    # The catalogue (issue 5): what search shows and ranks on.
+    Column("description", String(100), nullable=False, server_default=""),  # short, for search
+    Column("full_description", Text, nullable=False, server_default=""),  # Markdown README
+    # Added to in batches by each worker's PullCounter (registry/pulls.py), about once a second.
+    Column("pull_count", BigInteger, nullable=False, server_default="0"),
+    # Kept equal to the repository's rows in `stars` by triggers (metadata/search_index.py).
+    Column("star_count", Integer, nullable=False, server_default="0"),
+    Column("last_pushed_at", Double, nullable=True),  # every manifest PUT; None: never pushed
+    # What search looks in, lower-cased once on write rather than on every row it reads.
+    Column("search_text", Text, Computed("lower(name || ' ' || description)", persisted=True)),
+)
+# Search walks this in rank order when a query matches too many repositories to sort them all.
+Index(
+    "ix_repositories_popularity",
+    repositories.c.star_count.desc(),
+    repositories.c.pull_count.desc(),
+    repositories.c.name,
 )
 
 blobs = Table(
@@ -139,3 +160,16 @@ login_failures = Table(
     Column("window_start", Double, nullable=False),
     Column("count", Integer, nullable=False),
 )
+
+# Who starred which repository (both sides cascade: a deleted account or repository takes its stars).
+stars = Table(
+    "stars",
+    metadata,
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("repository_id", Integer, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True),
+    Column("starred_at", Double, nullable=False),
+)
+Index("ix_stars_repository", stars.c.repository_id)
+
+# Search indexes and star-count triggers, per dialect (the catalogue's one dialect-specific module).
+install_search_index(repositories, stars)

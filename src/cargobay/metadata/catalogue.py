@@ -1,0 +1,359 @@
+"""The catalogue's queries: search, stars, descriptions, pull counts, repository information.
+
+The dialect-specific pieces (FTS5 / pg_trgm, triggers, string functions) come from
+`metadata/search_index.py`; everything here is portable SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, literal, not_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement, FromClause
+
+from cargobay.metadata.engine import Engines
+from cargobay.metadata.schema import repositories, stars
+from cargobay.metadata.search_index import MIN_INDEXED_WORD, SearchDialect
+
+OFFICIAL_PREFIX = "library/"
+SMALL_MATCH_SET = 2000  # up to this many matches are ranked in one query
+COUNT_CAP = 10_000  # search totals stop counting here (as deep pages are rarely wanted)
+_FLUSH_BATCH = 500  # repositories per UPDATE when adding pull counts
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRow:
+    name: str  # full repository name (`library/x` for official images)
+    description: str
+    star_count: int
+    pull_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    total: int  # every match the caller may see, not just this page
+    rows: list[SearchRow]
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryRow:
+    name: str
+    private: bool
+    description: str
+    full_description: str
+    star_count: int
+    pull_count: int
+    created_at: float
+    last_pushed_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class StarredRow:
+    name: str
+    starred_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class NewRepository:
+    """A repository for bulk loading (benchmarks, imports): no content is created."""
+
+    name: str
+    description: str = ""
+    full_description: str = ""
+    private: bool = False
+    pull_count: int = 0
+    last_pushed_at: float | None = None
+
+
+_SEARCH_COLUMNS = (
+    repositories.c.name,
+    repositories.c.description,
+    repositories.c.star_count,
+    repositories.c.pull_count,
+)
+_POPULARITY = (repositories.c.star_count.desc(), repositories.c.pull_count.desc(), repositories.c.name)
+_OFFICIAL_LAST = case(
+    (func.substr(repositories.c.name, 1, len(OFFICIAL_PREFIX)) == OFFICIAL_PREFIX, 0), else_=1
+)
+
+_REPOSITORY_COLUMNS = (
+    repositories.c.name,
+    repositories.c.private,
+    repositories.c.description,
+    repositories.c.full_description,
+    repositories.c.star_count,
+    repositories.c.pull_count,
+    repositories.c.created_at,
+    repositories.c.last_pushed_at,
+)
+
+
+def visible_to(namespaces: Sequence[str] | None) -> ColumnElement[bool]:
+    """Public repositories, plus private ones in `namespaces` (None: every repository)."""
+    if namespaces is None:
+        return repositories.c.id.is_not(None)
+    allowed: list[ColumnElement[bool]] = [repositories.c.private.is_(False)]
+    allowed += [repositories.c.name.startswith(ns + "/", autoescape=True) for ns in namespaces]
+    return or_(*allowed)
+
+
+class CatalogueStore:
+    def __init__(self, engines: Engines) -> None:
+        self.engines = engines
+        self._search = SearchDialect(engines.dialect, repositories)
+        self._insert = sqlite.insert if engines.dialect == "sqlite" else postgresql.insert
+
+    # -- search ---------------------------------------------------------------------------
+
+    async def search(
+        self,
+        query: str,
+        words: Sequence[str],
+        namespaces: Sequence[str] | None,
+        *,
+        limit: int,
+        offset: int,
+    ) -> SearchPage:
+        """Repositories (ever pushed, visible to `namespaces`) where every word occurs in the
+        name or description; `query` is the words joined by single spaces, in lower case.
+
+        Order: exact name (`library/` implied, or the part after the namespace) > name or that
+        part starting with the query > the rest; within each, official images first, then
+        stars, pulls and name. A query made only of words shorter than 3 characters (which
+        trigram indexes cannot look up) finds names or name parts starting with it.
+
+        Up to SMALL_MATCH_SET matches are ranked in one query. Beyond that, the anchored
+        matches (exact, prefix) and official images are ranked apart, and the rest is read by
+        walking the popularity index, so no request sorts a large share of the catalogue.
+        `total` stops counting at COUNT_CAP.
+        """
+        words = list(words)
+        base = [repositories.c.last_pushed_at.is_not(None), visible_to(namespaces)]
+        async with self.engines.reader.connect() as conn:
+            if words and all(len(w) < MIN_INDEXED_WORD for w in words):
+                conditions = [*base, self._anchored(query)]
+                total = await self._count(conn, repositories, conditions)
+                rows = await self._ranked(conn, query, repositories, conditions, limit, offset)
+                return SearchPage(total, rows)
+            if words:
+                source, match = self._search.indexed_match(words)
+                total = await self._count(conn, source, [*base, *match])
+                if total <= SMALL_MATCH_SET:
+                    rows = await self._ranked(conn, query, source, [*base, *match], limit, offset)
+                    return SearchPage(total, rows)
+            else:
+                total = await self._count(conn, repositories, base)
+            if offset >= total:
+                return SearchPage(total, [])
+            rows = await self._dense(conn, query, words, base, limit, offset)
+        return SearchPage(total, rows)
+
+    def _anchored(self, query: str) -> ColumnElement[bool]:
+        """Exact and prefix matches, as index ranges (name, and the part after the namespace)."""
+        d, high = self._search, query + "\U0010ffff"
+        return or_(
+            and_(d.name_key >= query, d.name_key < high),
+            and_(d.repo_part >= query, d.repo_part < high),
+            repositories.c.name == OFFICIAL_PREFIX + query,
+        )
+
+    def _anchored_rowwise(self, query: str) -> ColumnElement[bool]:
+        position, name = self._search.position, repositories.c.name
+        return or_(
+            position(name, query) == 1,
+            position(self._search.repo_part, query) == 1,
+            name == OFFICIAL_PREFIX + query,
+        )
+
+    async def _count(self, conn: AsyncConnection, source: FromClause, conditions: list[Any]) -> int:
+        capped = select(literal(1)).select_from(source).where(*conditions).limit(COUNT_CAP).subquery()
+        return int((await conn.execute(select(func.count()).select_from(capped))).scalar_one())
+
+    async def _ranked(
+        self,
+        conn: AsyncConnection,
+        query: str,
+        source: FromClause,
+        conditions: list[Any],
+        limit: int,
+        offset: int,
+    ) -> list[SearchRow]:
+        name, position = repositories.c.name, self._search.position
+        tier = case(
+            (or_(name == query, name == OFFICIAL_PREFIX + query, self._search.repo_part == query), 0),
+            (or_(position(name, query) == 1, position(self._search.repo_part, query) == 1), 1),
+            else_=2,
+        )
+        statement = (
+            select(*_SEARCH_COLUMNS)
+            .select_from(source)
+            .where(*conditions)
+            .order_by(tier, _OFFICIAL_LAST, *_POPULARITY)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [SearchRow(r[0], r[1], int(r[2]), int(r[3])) for r in await conn.execute(statement)]
+
+    async def _dense(
+        self, conn: AsyncConnection, query: str, words: list[str], base: list[Any], limit: int, offset: int
+    ) -> list[SearchRow]:
+        """Ranked rows of a large match set: anchored matches, then official images, then the
+        rest in popularity order (an index walk that stops once the page is full)."""
+        match = self._search.rowwise_match(words)
+        rest = [*base, *match]
+        bands: list[tuple[list[Any], bool]] = []  # (conditions, ranked by tier)
+        if len(words) == 1:
+            bands.append(([*base, self._anchored(query)], True))
+            rest.append(not_(self._anchored_rowwise(query)))
+        official = and_(self._search.name_key >= OFFICIAL_PREFIX, self._search.name_key < "library0")
+        bands.append(([*rest, official], False))
+        rows: list[SearchRow] = []
+        for conditions, ranked in bands:
+            size = await self._count(conn, repositories, conditions)
+            if offset >= size:
+                offset -= size
+                continue
+            if ranked:
+                found = await self._ranked(conn, query, repositories, conditions, limit - len(rows), offset)
+            else:
+                found = await self._popular(conn, conditions, limit - len(rows), offset)
+            rows += found
+            offset = 0
+            if len(rows) >= limit:
+                return rows
+        not_official = func.substr(repositories.c.name, 1, len(OFFICIAL_PREFIX)) != OFFICIAL_PREFIX
+        return rows + await self._popular(conn, [*rest, not_official], limit - len(rows), offset)
+
+    async def _popular(
+        self, conn: AsyncConnection, conditions: list[Any], limit: int, offset: int
+    ) -> list[SearchRow]:
+        statement = (
+            select(*_SEARCH_COLUMNS).where(*conditions).order_by(*_POPULARITY).limit(limit).offset(offset)
+        )
+        return [SearchRow(r[0], r[1], int(r[2]), int(r[3])) for r in await conn.execute(statement)]
+
+    # -- pulls ----------------------------------------------------------------------------
+
+    async def add_pulls(self, counts: Mapping[str, int]) -> None:
+        """Add pulls per repository name: one UPDATE per batch of 500 repositories."""
+        items = [(name, n) for name, n in counts.items() if n > 0]
+        for start in range(0, len(items), _FLUSH_BATCH):
+            batch = dict(items[start : start + _FLUSH_BATCH])
+            increment = case(batch, value=repositories.c.name, else_=0)
+            async with self.engines.writer.begin() as conn:
+                await conn.execute(
+                    update(repositories)
+                    .where(repositories.c.name.in_(list(batch)))
+                    .values(pull_count=repositories.c.pull_count + increment)
+                )
+
+    # -- repository information -----------------------------------------------------------
+
+    async def repository(self, name: str) -> RepositoryRow | None:
+        async with self.engines.reader.connect() as conn:
+            row = (
+                await conn.execute(select(*_REPOSITORY_COLUMNS).where(repositories.c.name == name))
+            ).first()
+        return None if row is None else RepositoryRow(*row)
+
+    async def set_descriptions(
+        self, name: str, description: str | None, full_description: str | None
+    ) -> bool:
+        """Change the short and/or full description; False when the repository does not exist."""
+        values: dict[str, Any] = {}
+        if description is not None:
+            values["description"] = description
+        if full_description is not None:
+            values["full_description"] = full_description
+        async with self.engines.writer.begin() as conn:
+            if not values:
+                return (
+                    await conn.execute(select(repositories.c.id).where(repositories.c.name == name))
+                ).first() is not None
+            result = await conn.execute(
+                update(repositories).where(repositories.c.name == name).values(**values)
+            )
+            return bool(result.rowcount)
+
+    # -- stars ----------------------------------------------------------------------------
+
+    async def star(self, account_id: int, name: str) -> bool | None:
+        """Star the repository: True if newly starred, False if it already was, None if missing."""
+        async with self.engines.writer.begin() as conn:
+            repo_id = (
+                await conn.execute(select(repositories.c.id).where(repositories.c.name == name))
+            ).scalar()
+            if repo_id is None:
+                return None
+            result = await conn.execute(
+                self._insert(stars)
+                .values(account_id=account_id, repository_id=repo_id, starred_at=time.time())
+                .on_conflict_do_nothing(index_elements=["account_id", "repository_id"])
+            )
+            return bool(result.rowcount)
+
+    async def unstar(self, account_id: int, name: str) -> bool:
+        """Remove a star; False when there was none (or no such repository)."""
+        repo_id = select(repositories.c.id).where(repositories.c.name == name).scalar_subquery()
+        async with self.engines.writer.begin() as conn:
+            result = await conn.execute(
+                delete(stars).where(stars.c.account_id == account_id, stars.c.repository_id == repo_id)
+            )
+            return bool(result.rowcount)
+
+    async def has_starred(self, account_id: int, name: str) -> bool:
+        query = (
+            select(stars.c.starred_at)
+            .select_from(stars.join(repositories, repositories.c.id == stars.c.repository_id))
+            .where(stars.c.account_id == account_id, repositories.c.name == name)
+        )
+        async with self.engines.reader.connect() as conn:
+            return (await conn.execute(query)).first() is not None
+
+    async def starred(
+        self, account_id: int, namespaces: Sequence[str] | None, *, limit: int, offset: int
+    ) -> tuple[int, list[StarredRow]]:
+        """Repositories the account starred that `namespaces` may see, newest star first, and
+        how many there are in all."""
+        base = (
+            select(repositories.c.name, stars.c.starred_at, func.count().over())
+            .select_from(stars.join(repositories, repositories.c.id == stars.c.repository_id))
+            .where(stars.c.account_id == account_id, visible_to(namespaces))
+        )
+        query = base.order_by(stars.c.starred_at.desc(), repositories.c.name).limit(limit).offset(offset)
+        async with self.engines.reader.connect() as conn:
+            rows = (await conn.execute(query)).all()
+            if rows:
+                total = int(rows[0][2])
+            else:
+                counting = select(func.count()).select_from(base.subquery())
+                total = int((await conn.execute(counting)).scalar_one())
+        return total, [StarredRow(r[0], float(r[1])) for r in rows]
+
+    # -- bulk loading ---------------------------------------------------------------------
+
+    async def add_repositories(self, entries: Sequence[NewRepository], batch: int = 5000) -> None:
+        """Insert many repositories at once (existing names are left alone)."""
+        now = time.time()
+        for start in range(0, len(entries), batch):
+            rows = [
+                {
+                    "name": e.name,
+                    "created_at": now,
+                    "private": e.private,
+                    "description": e.description,
+                    "full_description": e.full_description,
+                    "pull_count": e.pull_count,
+                    "last_pushed_at": e.last_pushed_at,
+                }
+                for e in entries[start : start + batch]
+            ]
+            async with self.engines.writer.begin() as conn:
+                await conn.execute(
+                    self._insert(repositories).on_conflict_do_nothing(index_elements=["name"]), rows
+                )
