@@ -218,6 +218,9 @@ class MetadataStore:
         now = time.time()
         async with self.engines.writer.begin() as conn:
             repo_id = await self._ensure_repository(conn, repository)
+            await conn.execute(
+                update(repositories).where(repositories.c.id == repo_id).values(last_pushed_at=now)
+            )
             # ON CONFLICT: a concurrent push of the same manifest (PostgreSQL does not serialise
             # writers the way SQLite's BEGIN IMMEDIATE does) simply finds the other's row.
             inserted = (
