@@ -240,12 +240,14 @@ class CatalogueStore:
     # -- pulls ----------------------------------------------------------------------------
 
     async def add_pulls(self, counts: Mapping[str, int]) -> None:
-        """Add pulls per repository name: one UPDATE per batch of 500 repositories."""
+        """Add pulls per repository name, in one transaction (one UPDATE per 500 names)."""
         items = [(name, n) for name, n in counts.items() if n > 0]
-        for start in range(0, len(items), _FLUSH_BATCH):
-            batch = dict(items[start : start + _FLUSH_BATCH])
-            increment = case(batch, value=repositories.c.name, else_=0)
-            async with self.engines.writer.begin() as conn:
+        if not items:
+            return
+        async with self.engines.writer.begin() as conn:
+            for start in range(0, len(items), _FLUSH_BATCH):
+                batch = dict(items[start : start + _FLUSH_BATCH])
+                increment = case(batch, value=repositories.c.name, else_=0)
                 await conn.execute(
                     update(repositories)
                     .where(repositories.c.name.in_(list(batch)))
