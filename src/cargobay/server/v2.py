@@ -15,6 +15,7 @@ from cargobay.oci.errors import ErrorCode, RegistryError
 from cargobay.oci.manifest import MAX_MANIFEST_BYTES
 from cargobay.registry.grants import official_name
 from cargobay.registry.pagination import parse_page
+from cargobay.registry.pulls import PullCounter
 from cargobay.registry.service import RegistryService, UploadState, parse_digest, parse_repository
 from cargobay.server.auth import Permit, RegistryGuard
 from cargobay.server.http import API_VERSION_HEADER
@@ -112,9 +113,12 @@ def _visible(request: web.Request) -> bool:
 
 
 class V2Api:
-    def __init__(self, service: RegistryService, guard: RegistryGuard | None = None) -> None:
+    def __init__(
+        self, service: RegistryService, guard: RegistryGuard | None = None, pulls: PullCounter | None = None
+    ) -> None:
         self.service = service
         self.guard = guard
+        self.pulls = pulls  # counts manifest GETs (never HEADs) in memory, flushed every second
         self._handlers: dict[str, Handler] = {
             "uploads": self.uploads,
             "upload": self.upload,
@@ -281,6 +285,8 @@ class V2Api:
             if method == "HEAD":
                 headers["Content-Length"] = str(row.size)
                 return web.Response(headers=headers)
+            if self.pulls is not None:
+                self.pulls.count(name)
             return web.Response(body=row.content, headers=headers)
         if method == "PUT":
             length = _content_length(request)
