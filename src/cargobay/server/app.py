@@ -8,15 +8,20 @@ from aiohttp import web
 
 from cargobay.config import Settings
 from cargobay.metadata.accounts import AccountStore
+from cargobay.metadata.catalogue import CatalogueStore
 from cargobay.metadata.engine import create_engines
 from cargobay.metadata.store import MetadataStore
 from cargobay.registry.access import AccessPolicy
 from cargobay.registry.accounts import AccountService
+from cargobay.registry.catalogue import CatalogueService
+from cargobay.registry.pulls import PullCounter
+from cargobay.registry.search import SearchService
 from cargobay.registry.service import RegistryService
 from cargobay.registry.tokens import KeyRing, TokenIssuer
 from cargobay.server.api import add_api_routes
 from cargobay.server.auth import RegistryAuth, RegistryGuard
 from cargobay.server.http import registry_errors
+from cargobay.server.search_endpoint import SearchEndpoint
 from cargobay.server.token_endpoint import TokenEndpoint
 from cargobay.server.v2 import V2Api
 from cargobay.storage.filesystem import FilesystemBlobStore
@@ -35,6 +40,8 @@ class Hub:
     accounts: AccountService
     policy: AccessPolicy
     issuer: TokenIssuer
+    catalogue: CatalogueService  # stars, descriptions, repository information
+    search: SearchService
 
     async def close(self) -> None:
         await self.metadata.close()
@@ -65,7 +72,18 @@ def build_hub(settings: Settings) -> Hub:
         service=settings.token_service,
         lifetime=settings.token_lifetime,
     )
-    return Hub(settings, metadata, registry, accounts, AccessPolicy(metadata, account_store), issuer)
+    policy = AccessPolicy(metadata, account_store)
+    catalogue = CatalogueStore(engines)
+    return Hub(
+        settings,
+        metadata,
+        registry,
+        accounts,
+        policy,
+        issuer,
+        catalogue=CatalogueService(catalogue, policy),
+        search=SearchService(catalogue, policy if settings.auth == "token" else None),
+    )
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -73,12 +91,15 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[registry_errors], client_max_size=MAX_FORM_BYTES)
     app[SERVICE_KEY] = hub.registry
     guard: RegistryGuard | None = None
+    auth: RegistryAuth | None = None
     if settings.auth == "token":
-        guard = RegistryGuard(
-            RegistryAuth(hub.accounts, hub.issuer, public_url=settings.public_url), hub.policy
-        )
+        auth = RegistryAuth(hub.accounts, hub.issuer, public_url=settings.public_url)
+        guard = RegistryGuard(auth, hub.policy)
         TokenEndpoint(hub.accounts, hub.policy, hub.issuer).add_routes(app)
-    V2Api(hub.registry, guard).add_routes(app)
+    pulls = PullCounter(hub.catalogue.store)
+    app.cleanup_ctx.append(pulls.running)  # flushes pull counts every second and at shutdown
+    V2Api(hub.registry, guard, pulls).add_routes(app)
+    SearchEndpoint(hub.search, auth).add_routes(app)
     add_api_routes(app, hub)
 
     async def _close(_app: web.Application) -> None:
