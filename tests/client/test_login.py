@@ -157,17 +157,21 @@ def token_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
 
 @pytest.fixture
 def make_user(token_hub: Hub) -> Callable[[], str]:
-    """Creates an account on the hub (with `cargobay admin user create`), returns its name."""
+    """Signs up an account on the hub (`POST /api/users`), returns its name.
+
+    Through the running hub rather than `cargobay admin user create`, so that the account is
+    written by the same code that reads it."""
 
     def make() -> str:
         name = f"u{uuid.uuid4().hex[:10]}"
-        made = subprocess.run(
-            [sys.executable, "-m", "cargobay", "admin", "user", "create", "--data-dir", str(token_hub.data_dir),
-             "--username", name, "--email", f"{name}@example.com", "--password-stdin"],
-            input=PASSWORD, text=True, capture_output=True, check=False, timeout=60,
-            env={k: v for k, v in os.environ.items() if not k.startswith("CARGOBAY_")},
-        )  # fmt: skip
-        assert made.returncode == 0, made.stderr
+        body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
+        answer = request(
+            "POST",
+            f"{token_hub.base_url}/api/users",
+            headers={"Content-Type": "application/json"},
+            data=json.dumps(body).encode(),
+        )
+        assert answer.status == 201, answer.body
         return name
 
     return make
