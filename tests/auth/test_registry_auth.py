@@ -301,3 +301,49 @@ def test_removed_org_member_loses_push_mid_session(hub: Hub) -> None:
     run_with_hub(hub, remove)
     answer = request("POST", f"{hub.base_url}/v2/teamx/app/blobs/uploads/", headers=bearer(token))
     assert answer.status == 403  # the token is still valid, the membership is not
+
+
+def test_password_change_ends_refresh_tokens_and_deleted_names_stay_retired(
+    start_hub: Callable[..., Hub],
+) -> None:
+    hub = start_hub(env={"CARGOBAY_AUTH": "token"}, workers=1)
+    add_user(hub, "dave")
+    refresh = json.loads(get_token(hub, user="dave", offline_token="true", client_id="x").body)[
+        "refresh_token"
+    ]
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    body = f"grant_type=refresh_token&service=cargobay&refresh_token={refresh}".encode()
+    assert request("POST", f"{hub.base_url}/token", headers=form, data=body).status == 200
+    time.sleep(1.1)  # the change must come after the refresh token's issue second
+
+    async def change(services: Any) -> None:
+        await services.accounts.set_password("dave", "An0ther-secret")
+
+    run_with_hub(hub, change)
+    assert request("POST", f"{hub.base_url}/token", headers=form, data=body).status == 401
+
+    async def delete_and_reuse(services: Any) -> str:
+        dave = await services.accounts.actor_for("dave")
+        await services.accounts.delete_account(dave, "An0ther-secret")
+        try:
+            await services.accounts.sign_up("dave", "new-dave@example.com", PASSWORD)
+        except Exception as exc:
+            return str(exc)
+        return "reused"
+
+    assert run_with_hub(hub, delete_and_reuse) == "this username is taken"
+
+
+def test_a_locked_account_still_accepts_its_access_tokens(start_hub: Callable[..., Hub]) -> None:
+    hub = start_hub(env={"CARGOBAY_AUTH": "token"}, workers=1)
+    add_user(hub, "erin")
+
+    async def make_token(services: Any) -> str:
+        erin = await services.accounts.actor_for("erin")
+        return str((await services.accounts.create_token(erin, "ci", "read")).secret)
+
+    secret = run_with_hub(hub, make_token)
+    for _ in range(5):
+        assert get_token(hub, user="erin", password="wrong-password1").status == 401
+    assert get_token(hub, user="erin", password=PASSWORD).status == 429
+    assert get_token(hub, user="erin", password=secret).status == 200

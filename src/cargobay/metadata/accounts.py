@@ -10,7 +10,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from cargobay.metadata.engine import Engines
-from cargobay.metadata.schema import access_tokens, accounts, login_failures, memberships, repositories
+from cargobay.metadata.schema import (
+    access_tokens,
+    accounts,
+    login_failures,
+    memberships,
+    repositories,
+    retired_names,
+)
 
 
 class Conflict(ValueError):
@@ -26,6 +33,7 @@ class AccountRow:
     password_hash: str | None
     is_admin: bool
     created_at: float
+    credentials_changed_at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,7 @@ _ACCOUNT_COLUMNS = (
     accounts.c.password_hash,
     accounts.c.is_admin,
     accounts.c.created_at,
+    accounts.c.credentials_changed_at,
 )
 _TOKEN_COLUMNS = (
     access_tokens.c.id,
@@ -72,6 +81,9 @@ class AccountStore:
         now = time.time()
         try:
             async with self.engines.writer.begin() as conn:
+                retired = await conn.execute(select(retired_names.c.name).where(retired_names.c.name == name))
+                if retired.first() is not None:
+                    raise Conflict("this name belonged to a deleted account")
                 account_id = (
                     await conn.execute(
                         accounts.insert()
@@ -88,7 +100,7 @@ class AccountStore:
                 ).scalar_one()
         except IntegrityError:
             raise Conflict("name or email already taken") from None
-        return AccountRow(account_id, name, kind, email, password_hash, is_admin, now)
+        return AccountRow(account_id, name, kind, email, password_hash, is_admin, now, 0.0)
 
     async def account_by_name(self, name: str) -> AccountRow | None:
         async with self.engines.reader.connect() as conn:
@@ -107,7 +119,9 @@ class AccountStore:
     async def set_password_hash(self, account_id: int, password_hash: str) -> None:
         async with self.engines.writer.begin() as conn:
             await conn.execute(
-                update(accounts).where(accounts.c.id == account_id).values(password_hash=password_hash)
+                update(accounts)
+                .where(accounts.c.id == account_id)
+                .values(password_hash=password_hash, credentials_changed_at=int(time.time()))
             )
 
     async def set_admin(self, account_id: int, is_admin: bool) -> None:
@@ -125,6 +139,11 @@ class AccountStore:
             )
             await conn.execute(delete(repositories).where(repositories.c.name.startswith(namespace + "/")))
             await conn.execute(delete(accounts).where(accounts.c.id == account_id))
+            await conn.execute(
+                self._insert(retired_names)
+                .values(name=namespace, retired_at=time.time())
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
 
     # -- organisations --------------------------------------------------------------------
 
@@ -168,6 +187,22 @@ class AccountStore:
             select(accounts.c.name)
             .select_from(memberships.join(accounts, accounts.c.id == memberships.c.org_id))
             .where(memberships.c.user_id == user_id)
+        )
+        async with self.engines.reader.connect() as conn:
+            return [r[0] for r in await conn.execute(query)]
+
+    async def orgs_solely_owned_by(self, user_id: int) -> list[str]:
+        """Organisations whose only owner is this user."""
+        owners = memberships.alias("owners")
+        owner_count = (
+            select(func.count())
+            .where(owners.c.org_id == memberships.c.org_id, owners.c.role == "owner")
+            .scalar_subquery()
+        )
+        query = (
+            select(accounts.c.name)
+            .select_from(memberships.join(accounts, accounts.c.id == memberships.c.org_id))
+            .where(memberships.c.user_id == user_id, memberships.c.role == "owner", owner_count == 1)
         )
         async with self.engines.reader.connect() as conn:
             return [r[0] for r in await conn.execute(query)]

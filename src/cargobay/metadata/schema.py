@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 from cargobay.metadata.search_index import install_search_index
@@ -126,6 +127,17 @@ accounts = Table(
     Column("password_hash", String(255), nullable=True),
     Column("is_admin", Boolean, nullable=False, server_default=false()),
     Column("created_at", Double, nullable=False),
+    # Refresh tokens issued before this moment (a password change) are no longer honoured.
+    Column("credentials_changed_at", Double, nullable=False, server_default=text("0")),
+)
+
+# Names of deleted accounts are never given out again: whoever pulls `olduser/app` must not get
+# a stranger's images (Docker Hub's rule).
+retired_names = Table(
+    "retired_names",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("retired_at", Double, nullable=False),
 )
 
 memberships = Table(

@@ -3,6 +3,7 @@ organisations and their members, and personal access tokens."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
@@ -126,7 +127,8 @@ class AccountService:
         if await self.store.account_by_email(email) is not None:
             raise AccountConflict("an account with this email already exists", "email")
         try:
-            return await self.store.create_account(username, "user", email, hash_password(password), is_admin)
+            password_hash = await asyncio.to_thread(hash_password, password)
+            return await self.store.create_account(username, "user", email, password_hash, is_admin)
         except Conflict:
             raise AccountConflict("this username is taken", "username") from None
 
@@ -134,10 +136,10 @@ class AccountService:
         account = await self._own_account(actor)
         if actor.token_actions is not None:
             raise NotAllowed("access tokens cannot change passwords; log in with the password")
-        if not verify_password(account.password_hash, old_password):
+        if not await asyncio.to_thread(verify_password, account.password_hash, old_password):
             raise InvalidCredentials("current password is wrong")
         check_password(new_password)
-        await self.store.set_password_hash(account.id, hash_password(new_password))
+        await self.store.set_password_hash(account.id, await asyncio.to_thread(hash_password, new_password))
 
     async def set_password(self, username: str, new_password: str) -> None:
         """Administrative reset (CLI)."""
@@ -145,12 +147,19 @@ class AccountService:
         if account is None or account.kind != "user":
             raise AccountNotFound(f"no such user: {username}", "username")
         check_password(new_password)
-        await self.store.set_password_hash(account.id, hash_password(new_password))
+        await self.store.set_password_hash(account.id, await asyncio.to_thread(hash_password, new_password))
 
     async def delete_account(self, actor: Actor, password: str | None) -> None:
         account = await self._own_account(actor)
-        if actor.token_actions is not None or not verify_password(account.password_hash, password or ""):
+        if actor.token_actions is not None or not await asyncio.to_thread(
+            verify_password, account.password_hash, password or ""
+        ):
             raise InvalidCredentials("deleting an account needs its password")
+        sole = await self.store.orgs_solely_owned_by(account.id)
+        if sole:
+            raise NotAllowed(
+                f"{account.name} is the only owner of {', '.join(sole)}: add another owner first", "username"
+            )
         await self.store.delete_account(account.id, account.name)
 
     async def _own_account(self, actor: Actor) -> AccountRow:
@@ -166,12 +175,18 @@ class AccountService:
         if "\x00" in username or "\x00" in secret:
             # No account can match (PostgreSQL cannot even compare such text): refuse before any query.
             raise InvalidCredentials("incorrect username or password")
-        keys = [f"user:{username.lower()[:64]}"] + ([f"addr:{address}"] if address else [])
-        await self._check_throttle(keys)
+        account_key = f"user:{username.lower()[:64]}"
+        keys = [account_key] + ([f"addr:{address}"] if address else [])
+        # A personal access token is too long to guess, so someone hammering an account's
+        # password cannot lock out its tokens (CI keeps working); the address limit still holds.
+        is_token = secret.startswith(TOKEN_PREFIX)
+        await self._check_throttle(keys[1:] if is_token else keys)
         actor = await self._check_secret(username, secret)
         if actor is None:
             await self.store.record_failure(keys, self.failure_window)
             raise InvalidCredentials("incorrect username or password")
+        if not is_token:
+            await self.store.clear_failures([account_key])
         return actor
 
     async def _check_throttle(self, keys: list[str]) -> None:
@@ -197,15 +212,18 @@ class AccountService:
         user = await self.store.account_by_name(username.lower())
         if user is None and "@" in username:
             user = await self.store.account_by_email(username)
-        ok = verify_password(user.password_hash if user else None, secret)
+        ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, secret)
         if user is None or user.kind != "user" or not ok:
             return None
         return Actor(user.name, user.id, user.is_admin)
 
-    async def actor_for(self, name: str) -> Actor | None:
-        """The current state of an account named in a token (deleted accounts are None)."""
+    async def actor_for(self, name: str, *, issued_at: float | None = None) -> Actor | None:
+        """The current state of an account named in a token: None when it was deleted, or, given
+        the token's `issued_at`, when its credentials changed since (e.g. a new password)."""
         account = await self.store.account_by_name(name)
         if account is None or account.kind != "user":
+            return None
+        if issued_at is not None and account.credentials_changed_at > issued_at:
             return None
         return Actor(account.name, account.id, account.is_admin)
 

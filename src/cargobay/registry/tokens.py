@@ -150,9 +150,10 @@ class TokenIssuer:
         key = self.keys.signing
         return jwt.encode(claims, key.private, algorithm=ALGORITHM, headers={"kid": key.kid})
 
-    def verify_refresh(self, token: str) -> str:
-        """The subject of a valid refresh token."""
-        return self._decode(token, self.refresh_audience)["sub"]  # type: ignore[no-any-return]
+    def verify_refresh(self, token: str) -> tuple[str, int]:
+        """The subject of a valid refresh token, and when it was issued."""
+        claims = self._decode(token, self.refresh_audience)
+        return str(claims["sub"]), int(claims["iat"])
 
     def issue(self, subject: str, access: list[Scope], now: float | None = None) -> tuple[str, int, int]:
         """(token, issued_at, expires_in)."""

@@ -95,8 +95,8 @@ class TokenEndpoint:
                     str(form.get("username", "")), str(form.get("password", "")), request.remote
                 )
             elif grant_type == "refresh_token":
-                subject = self.issuer.verify_refresh(str(form.get("refresh_token", "")))
-                actor = await self.accounts.actor_for(subject)
+                subject, issued_at = self.issuer.verify_refresh(str(form.get("refresh_token", "")))
+                actor = await self.accounts.actor_for(subject, issued_at=issued_at)
                 if actor is None:
                     raise InvalidCredentials("account no longer exists")
             else:
