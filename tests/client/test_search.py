@@ -13,7 +13,8 @@ import base64
 import json
 import socket
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -45,6 +46,7 @@ from cargobay.distclient.search import (
     search_urls,
     split_search_term,
 )
+from support.http import request
 
 # ---------------------------------------------------------------------------- fixed data
 
@@ -737,3 +739,87 @@ def test_cli_import_stays_light() -> None:
     code = "import sys, cargobay.cli.search; print('aiohttp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------- against the hub
+
+
+@pytest.fixture(scope="module")
+def tiny_image(tmp_path_factory: pytest.TempPathFactory, make_oci_image: Callable[..., Any]) -> Any:
+    return make_oci_image(tmp_path_factory.mktemp("search-image"), layers=1, layer_size=256)
+
+
+def hub_push(skopeo: Any, image: Any, host: str, repository: str, creds: str | None = None) -> None:
+    args = ["copy", "--dest-tls-verify=false"]
+    if creds:
+        args += ["--dest-creds", creds]
+    skopeo(*args, image.ref, f"docker://{host}/{repository}:v1")
+
+
+def test_search_the_hub(cb: Any, hub_url: str, skopeo: Any, tiny_image: Any) -> None:
+    """An open hub (CARGOBAY_AUTH=none): what is pushed is found, in docker's table."""
+    word = f"srch{uuid.uuid4().hex[:8]}"
+    for repository in (f"{word}/alpha", f"{word}/beta", f"library/{word}"):
+        hub_push(skopeo, tiny_image, hub_url, repository)
+    result = cb.run("search", f"{hub_url}/{word}")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("\n")
+    # `library/WORD` is official and named without `library/`: an exact name, ranked first.
+    # Columns: NAME 21 (18 characters + 3), DESCRIPTION 14 (all empty: the header + 3), STARS 10.
+    assert lines[:2] == [
+        "NAME                 DESCRIPTION   STARS     OFFICIAL",
+        word + " " * 9 + " " * 14 + "0" + " " * 9 + "[OK]",
+    ]
+    assert sorted(lines[2:4]) == [
+        f"{word}/alpha" + " " * 3 + " " * 14 + "0" + " " * 9,
+        f"{word}/beta" + " " * 4 + " " * 14 + "0" + " " * 9,
+    ]
+    assert lines[4:] == [""]
+    limited = cb.run("search", "--limit", "1", "--format", "json", f"{hub_url}/{word}")
+    assert limited.returncode == 0, limited.stderr
+    assert json.loads(limited.stdout) == {
+        "Description": "",
+        "IsOfficial": "true",
+        "Name": word,
+        "StarCount": "0",
+    }
+    official = cb.run("search", "-f", "is-official=false", "--format", "{{.Name}}", f"{hub_url}/{word}")
+    assert sorted(official.stdout.split()) == [f"{word}/alpha", f"{word}/beta"]
+    nothing = cb.run("search", f"{hub_url}/{uuid.uuid4().hex}")
+    assert nothing.returncode == 0
+    assert nothing.stdout == "NAME      DESCRIPTION   STARS     OFFICIAL\n"
+
+
+HUB_PASSWORD = "Sup3r-secret-pw"
+
+
+def test_search_a_token_hub_with_stored_credentials(
+    cb: Any, start_hub: Callable[..., Any], skopeo: Any, tiny_image: Any
+) -> None:
+    """Private repositories show to their owner only: the stored password gets a search token."""
+    hub = start_hub(env={"CARGOBAY_AUTH": "token", "CARGOBAY_DEFAULT_VISIBILITY": "private"}, workers=1)
+    owner = f"u{uuid.uuid4().hex[:10]}"
+    body = {"username": owner, "email": f"{owner}@example.com", "password": HUB_PASSWORD}
+    answer = request(
+        "POST",
+        f"{hub.base_url}/api/users",
+        headers={"Content-Type": "application/json"},
+        data=json.dumps(body).encode(),
+    )
+    assert answer.status == 201, answer.body
+    hub_push(skopeo, tiny_image, hub.url, f"{owner}/hidden", f"{owner}:{HUB_PASSWORD}")
+
+    anonymous = cb.run("search", "--format", "{{.Name}}", f"{hub.url}/hidden")
+    assert anonymous.returncode == 0, anonymous.stderr
+    assert anonymous.stdout == ""
+
+    cb.write_docker_config({"auths": {hub.url: {"auth": basic_auth(owner, HUB_PASSWORD)}}})
+    owned = cb.run("search", "--format", "{{.Name}}\t{{.IsOfficial}}", f"{hub.url}/hidden")
+    assert owned.returncode == 0, owned.stderr
+    assert owned.stdout == f"{owner}/hidden\t\n"
+
+    cb.write_docker_config({"auths": {hub.url: {"auth": basic_auth(owner, "wrong-password")}}})
+    refused = cb.run("search", f"{hub.url}/hidden")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("Error: unauthorized: ")
+    assert len(refused.stderr.splitlines()) == 1
