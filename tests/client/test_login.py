@@ -487,6 +487,34 @@ def test_pull_and_push_use_the_stored_login_and_logout_ends_it(
     )
 
 
+def test_podman_reads_what_login_stored(
+    env: LoginEnv, token_hub: Hub, user: str, skopeo: Skopeo, small_image: OciImage, podman: Any
+) -> None:
+    ref = push_private(skopeo, token_hub, user, small_image, "podman")
+    assert env.login(token_hub.url, user).returncode == 0
+    pulled = podman("pull", "--tls-verify=false", "--authfile", str(env.config_path), ref, check=False)
+    assert pulled.returncode == 0, pulled.stderr
+
+
+def test_config_directory_is_created_private(
+    env: LoginEnv, token_hub: Hub, user: str, tmp_path: Path
+) -> None:
+    config_dir = tmp_path / "new" / "docker"
+    result = env.run(
+        "login",
+        token_hub.url,
+        "-u",
+        user,
+        "--password-stdin",
+        input=PASSWORD,
+        env={"DOCKER_CONFIG": str(config_dir)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert_file_warning(result, config_dir / "config.json")
+    assert stat.S_IMODE(config_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((config_dir / "config.json").stat().st_mode) == 0o600
+
+
 def test_skopeo_reads_what_login_stored(
     env: LoginEnv, token_hub: Hub, user: str, skopeo: Skopeo, small_image: OciImage
 ) -> None:
@@ -526,6 +554,12 @@ def test_login_and_logout_through_a_credential_helper(
 
     pulled = env.run("pull", ref)
     assert pulled.returncode == 0, pulled.stderr
+
+    again = env.run("login", token_hub.url)  # the identity token from the helper is checked
+    assert again.returncode == 0, again.stderr
+    assert lines(again.stderr)[0] == "Authenticating with existing credentials..."
+    assert again.stdout == "Login Succeeded\n"
+    assert env.helper_data()[token_hub.url] == stored
 
     out = env.run("logout", token_hub.url)
     assert out.returncode == 0
@@ -635,6 +669,8 @@ def test_logout_when_not_logged_in(env: LoginEnv, config: dict[str, Any] | None)
     assert result.returncode == 0
     assert result.stdout == "Removing login credentials for 127.0.0.1:5999\n"
     assert lines(result.stderr) == ["Not logged in to 127.0.0.1:5999: no credentials were stored for it"]
+    if config is None:
+        assert not env.config_path.exists()
 
 
 def test_broken_config_file_is_reported(env: LoginEnv, token_hub: Hub, user: str) -> None:

@@ -103,8 +103,10 @@ def login(server: str | None, username: str | None, password: str | None, passwo
             stored = credstore.get(key)
         except credstore.CredstoreError as exc:
             raise CliError(str(exc)) from None
-        if stored is not None and stored.username and (stored.password or stored.identity_token):
-            click.echo(f"Authenticating with existing credentials... [Username: {stored.username}]", err=True)
+        if stored is not None and ((stored.username and stored.password) or stored.identity_token):
+            # a helper keeps an identity token without the username (docker's `<token>`)
+            named = f" [Username: {stored.username}]" if stored.username else ""
+            click.echo(f"Authenticating with existing credentials...{named}", err=True)
             click.echo(
                 "To login with a different account, run 'cargobay logout' followed by 'cargobay login'",
                 err=True,

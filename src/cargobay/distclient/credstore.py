@@ -278,6 +278,9 @@ def erase(keys: list[str], path: Path | None = None) -> EraseResult:
     """Erase each key from its store; a file entry goes too (even when a helper holds the secret)."""
     path = path or docker_config_path()
     result = EraseResult([], {}, [])
+    if not path.exists():  # nothing stored, no helper configured: create nothing either
+        result.not_found.extend(keys)
+        return result
     try:
         with _locked(path):
             doc = _load(path)
