@@ -515,6 +515,21 @@ def test_config_directory_is_created_private(
     assert stat.S_IMODE((config_dir / "config.json").stat().st_mode) == 0o600
 
 
+def test_a_symlinked_config_file_is_followed(
+    env: LoginEnv, token_hub: Hub, user: str, tmp_path: Path
+) -> None:
+    real = tmp_path / "dotfiles" / "docker-config.json"
+    real.parent.mkdir()
+    real.write_text(json.dumps({"credsStore": ""}))
+    env.config_path.symlink_to(real)
+    assert env.login(token_hub.url, user).returncode == 0
+    assert env.config_path.is_symlink()
+    assert token_hub.url in json.loads(real.read_text())["auths"]
+    assert env.run("logout", token_hub.url).returncode == 0
+    assert env.config_path.is_symlink()
+    assert json.loads(real.read_text()) == {"credsStore": "", "auths": {}}
+
+
 def test_skopeo_reads_what_login_stored(
     env: LoginEnv, token_hub: Hub, user: str, skopeo: Skopeo, small_image: OciImage
 ) -> None:
