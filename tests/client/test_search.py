@@ -10,10 +10,12 @@ in characters; cells of a row's last column are not padded).
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import socket
 import threading
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,6 +84,7 @@ class FakeOptions:
     users: dict[str, str] = field(default_factory=lambda: {"alice": "s3cret"})
     private: list[dict[str, Any]] = field(default_factory=list)  # shown to alice only
     raw_body: bytes | None = None  # answer /v1/search with these bytes
+    compress: str | None = None  # "gzip" or "deflate": compress the search answer even so
 
 
 class FakeSearchRegistry:
@@ -197,7 +200,11 @@ class FakeSearchRegistry:
             "query": term,
             "results": found[:limit],
         }
-        self.send(handler, 200, doc)
+        if self.options.compress is None:
+            return self.send(handler, 200, doc)
+        raw = json.dumps(doc).encode()
+        packed = gzip.compress(raw) if self.options.compress == "gzip" else zlib.compress(raw)
+        return self.send(handler, 200, packed, {"Content-Encoding": self.options.compress})
 
     def token(self, handler: BaseHTTPRequestHandler, method: str, query: dict[str, list[str]]) -> None:
         header = handler.headers.get("Authorization", "")
@@ -588,6 +595,16 @@ def test_unreachable_registry(cb: Any) -> None:
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert lines[0].startswith(f'Error: Get "http://127.0.0.1:{port}/')
     assert lines[0].endswith(f"dial tcp 127.0.0.1:{port}: connect: connection refused")
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_compressed_answer(cb: Any, fake_registry: type[FakeSearchRegistry], encoding: str) -> None:
+    """The client asks for no encoding; a registry that compresses anyway is still understood."""
+    registry = fake_registry(HUB_DOC, FakeOptions(compress=encoding))
+    result = run_search("--format", "{{.Name}}", f"{registry.host}/busybox")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "busybox\nradial/busyboxplus\ncarol/mixed-busybox\n"
+    assert registry.searches()[0][1]["Accept-Encoding"] == "identity"
 
 
 def test_bad_answer_is_one_line(cb: Any, fake_registry: type[FakeSearchRegistry]) -> None:

@@ -246,12 +246,15 @@ async def search(
     # Hub's search host is index.docker.io, so Hub's pull mirrors are never asked.
     client = RegistryClient(target.client_domain, config=config, session=session, credentials=credentials)
     body = bytearray()
-    url = ""
+    url = encoding = ""
     try:
+        # The client's sessions keep bodies as sent (blobs are hashed raw): ask for no encoding.
+        headers = {"X-Docker-Token": "true", "Accept-Encoding": "identity"}
         async with client.request(
-            "GET", path, repository=None, scopes=[SEARCH_SCOPE], headers={"X-Docker-Token": "true"}
+            "GET", path, repository=None, scopes=[SEARCH_SCOPE], headers=headers
         ) as resp:
             url = str(resp.url)
+            encoding = resp.headers.get("Content-Encoding", "").strip().lower()
             async for chunk in resp.content.iter_chunked(1 << 16):
                 body += chunk
                 if len(body) > MAX_RESPONSE_BYTES:
@@ -269,7 +272,30 @@ async def search(
         raise SearchError(f'Get "{url}": {exc or exc.__class__.__name__}') from None
     finally:
         await client.close()
-    return parse_search_results(bytes(body))
+    return parse_search_results(_decoded(bytes(body), encoding))
+
+
+def _decoded(body: bytes, encoding: str) -> bytes:
+    """A body a registry compressed although asked not to (gzip or deflate)."""
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise SearchError(
+            f"error decoding registry search results: unsupported content encoding {encoding!r}"
+        )
+    import zlib
+
+    # wbits 47: gzip or zlib headers; raw deflate as a fallback.
+    for wbits in (47, -15):
+        decompressor = zlib.decompressobj(wbits)
+        try:
+            out = decompressor.decompress(body, MAX_RESPONSE_BYTES + 1)
+        except zlib.error:
+            continue
+        if len(out) > MAX_RESPONSE_BYTES:
+            raise SearchError(f"search response exceeds {MAX_RESPONSE_BYTES} bytes once decompressed")
+        return out
+    raise SearchError(f"error decoding registry search results: invalid {encoding} data")
 
 
 __all__ = [
