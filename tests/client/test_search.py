@@ -13,12 +13,15 @@ import base64
 import gzip
 import json
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -750,9 +753,6 @@ def test_broken_credential_helper_means_anonymous(cb: Any, fake_registry: type[F
 
 
 def test_cli_import_stays_light() -> None:
-    import subprocess
-    import sys
-
     code = "import sys, cargobay.cli.search; print('aiohttp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -834,6 +834,25 @@ def test_search_a_token_hub_with_stored_credentials(
     owned = cb.run("search", "--format", "{{.Name}}\t{{.IsOfficial}}", f"{hub.url}/hidden")
     assert owned.returncode == 0, owned.stderr
     assert owned.stdout == f"{owner}/hidden\t\n"
+
+    # `cargobay login` stores the hub's refresh token as an identity token: search trades it
+    # (OAuth2 refresh grant) for a token scoped registry:catalog:search.
+    cb.write_docker_config({})
+    login = subprocess.run(
+        [sys.executable, "-m", "cargobay", "login", "-u", owner, "--password-stdin", hub.url],
+        input=HUB_PASSWORD,
+        env=cb.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert login.returncode == 0, login.stderr
+    stored = json.loads((Path(cb.env["DOCKER_CONFIG"]) / "config.json").read_text())
+    assert stored["auths"][hub.url].get("identitytoken")
+    again = cb.run("search", "--format", "{{.Name}}", f"{hub.url}/hidden")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == f"{owner}/hidden\n"
 
     cb.write_docker_config({"auths": {hub.url: {"auth": basic_auth(owner, "wrong-password")}}})
     refused = cb.run("search", f"{hub.url}/hidden")
