@@ -619,7 +619,11 @@ def print_summary(result: dict[str, Any], markdown: bool = False, out: TextIO = 
     hub = run.get("hub", {})
     print(
         f"  hub: {hub.get('workers', '?')} workers, {hub.get('database', '?')}, auth {hub.get('auth', '?')}; "
-        "distribution: default config (no auth)",
+        + (
+            "distribution: default config (no auth)"
+            if env.get("distribution")
+            else "no distribution registry"
+        ),
         file=out,
     )
     if run.get("command"):
