@@ -517,8 +517,9 @@ def regbench_rows(report: dict[str, Any]) -> tuple[list[Row], list[Row]]:
         mark_b = "*" if figure.get("B", {}).get("noisy_samples") else ""
         ours, theirs = fmt(median_of(figure, "A")) + mark_a, fmt(median_of(figure, "B")) + mark_b
         p99 = figures.get(key + ".p99")
-        if p99:
+        if p99 and median_of(p99, "A") is not None:
             ours += f" (p99 {fmt(median_of(p99, 'A'))} ms)"
+        if p99 and median_of(p99, "B") is not None:
             theirs += f" (p99 {fmt(median_of(p99, 'B'))} ms)"
         return ours, theirs
 
