@@ -730,3 +730,24 @@ def test_open_registry_login_succeeds_as_with_docker(env: LoginEnv, distribution
     result = env.login(distribution_url, "anyone", "anything")
     assert result.returncode == 0, result.stderr
     assert env.config()["auths"][distribution_url] == {"auth": b64("anyone:anything")}
+
+
+def test_stored_credentials_and_an_unreachable_registry(env: LoginEnv) -> None:
+    """The real reason is shown (docker would fall back to a prompt and hide it)."""
+    env.write_config({"auths": {"127.0.0.1:1": {"auth": b64("bob:pw")}}})
+    result = env.run("login", "127.0.0.1:1")
+    assert result.returncode == 1
+    assert lines(result.stderr)[0] == "Authenticating with existing credentials... [Username: bob]"
+    assert lines(result.stderr)[-1] == (
+        'Error: Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused'
+    )
+    assert env.config()["auths"]["127.0.0.1:1"] == {"auth": b64("bob:pw")}
+
+
+def test_docker_auth_config_is_flagged(env: LoginEnv, token_hub: Hub, user: str) -> None:
+    result = env.run(
+        "login", token_hub.url, "-u", user, "--password-stdin", input=PASSWORD,
+        env={"DOCKER_AUTH_CONFIG": json.dumps({"auths": {}})},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "DOCKER_AUTH_CONFIG is set" in lines(result.stderr)[0]
