@@ -1,0 +1,143 @@
+"""Helpers for the search tests: the hub's own services on its database (accounts, catalogue),
+pushes over the registry API, and /v1/search requests."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from cargobay.config import load_settings
+from cargobay.metadata.catalogue import NewRepository
+from cargobay.registry.accounts import Actor
+from cargobay.server.app import Hub as HubServices
+from cargobay.server.app import build_hub
+from support.http import request
+from support.servers import Hub
+
+T = TypeVar("T")
+PASSWORD = "Sup3r-secret"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+PUSHED_AT = 1_700_000_000.0
+STARGAZERS = ("starone", "startwo", "starthree")  # users every search hub has
+
+
+def basic(user: str, password: str = PASSWORD) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def run_with_hub(hub: Hub, action: Callable[[HubServices], Awaitable[T]]) -> T:
+    """Run `action` with the hub's services built on its database (as `cargobay admin` does)."""
+
+    async def go() -> T:
+        settings = load_settings(
+            None,
+            {"data_dir": hub.data_dir, "database_url": hub.database_url, "auth": "token"},
+            environ={},
+        )
+        services = build_hub(settings)
+        try:
+            return await action(services)
+        finally:
+            await services.close()
+
+    return asyncio.run(go())
+
+
+def add_users(hub: Hub, *names: str) -> None:
+    async def create(h: HubServices) -> None:
+        for name in names:
+            await h.accounts.sign_up(name, f"{name}@example.com", PASSWORD)
+
+    run_with_hub(hub, create)
+
+
+async def actor(h: HubServices, name: str) -> Actor:
+    found = await h.accounts.actor_for(name)
+    assert found is not None, name
+    return found
+
+
+def load(hub: Hub, *entries: NewRepository) -> None:
+    """Insert repositories straight through the metadata layer (pushed, no content)."""
+    run_with_hub(hub, lambda h: h.catalogue.store.add_repositories(list(entries)))
+
+
+def repo(name: str, description: str = "", *, pulls: int = 0, private: bool = False) -> NewRepository:
+    return NewRepository(name, description, pull_count=pulls, private=private, last_pushed_at=PUSHED_AT)
+
+
+def star(hub: Hub, repository: str, *users: str) -> None:
+    async def go(h: HubServices) -> None:
+        for user in users:
+            assert await h.catalogue.star(await actor(h, user), repository)
+
+    run_with_hub(hub, go)
+
+
+def search(hub: Hub, q: str | None = None, headers: dict[str, str] | None = None, **params: Any) -> Any:
+    """GET /v1/search; asserts 200 and returns the JSON body."""
+    status, body = search_raw(hub, q, headers, **params)
+    assert status == 200, (status, body)
+    return body
+
+
+def search_raw(
+    hub: Hub, q: str | None = None, headers: dict[str, str] | None = None, **params: Any
+) -> tuple[int, Any]:
+    query = ({"q": q} if q is not None else {}) | {k: str(v) for k, v in params.items()}
+    answer = request("GET", f"{hub.base_url}/v1/search?{urlencode(query)}", headers=headers)
+    assert (answer.header("content-type") or "").startswith("application/json"), answer.headers
+    return answer.status, json.loads(answer.body)
+
+
+def names(body: Any) -> list[str]:
+    return [r["name"] for r in body["results"]]
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def push_image(hub: Hub, repository: str, headers: dict[str, str], tag: str = "v1") -> str:
+    """Push a one-layer image over the registry API; returns the manifest digest."""
+    layer = b"layer:" + repository.encode() * 20
+    config = json.dumps({"architecture": "amd64", "os": "linux", "repository": repository}).encode()
+    for blob in (layer, config):
+        answer = request(
+            "POST",
+            f"{hub.base_url}/v2/{repository}/blobs/uploads/?digest={digest_of(blob)}",
+            headers={**headers, "Content-Type": "application/octet-stream"},
+            data=blob,
+        )
+        assert answer.status == 201, (answer.status, answer.body)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": digest_of(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": digest_of(layer),
+                    "size": len(layer),
+                }
+            ],
+        }
+    ).encode()
+    answer = request(
+        "PUT",
+        f"{hub.base_url}/v2/{repository}/manifests/{tag}",
+        headers={**headers, "Content-Type": OCI_MANIFEST},
+        data=manifest,
+    )
+    assert answer.status == 201, (answer.status, answer.body)
+    return digest_of(manifest)
