@@ -20,7 +20,7 @@ import math
 import unicodedata
 from dataclasses import dataclass
 
-from cargobay.metadata.catalogue import COUNT_CAP, OFFICIAL_PREFIX, CatalogueStore
+from cargobay.metadata.catalogue import OFFICIAL_PREFIX, CatalogueStore
 from cargobay.registry.access import AccessPolicy
 from cargobay.registry.accounts import Actor
 
@@ -127,14 +127,10 @@ class SearchService:
             raise SearchError("page must be at least 1", "page")
         normalised, words = normalise_query(query)
         namespaces = None if self.policy is None else await self.policy.visible_namespaces(actor)
-        offset = (page - 1) * page_size
-        if offset >= COUNT_CAP:
-            found_total, rows = COUNT_CAP, []
-        else:
-            found = await self.catalogue.search(
-                normalised, words, namespaces, limit=min(page_size, COUNT_CAP - offset), offset=offset
-            )
-            found_total, rows = found.total, found.rows
+        found = await self.catalogue.search(
+            normalised, words, namespaces, limit=page_size, offset=(page - 1) * page_size
+        )
+        found_total, rows = found.total, found.rows
         results = [
             SearchResult(
                 display_name(row.name),
