@@ -141,3 +141,13 @@ def push_image(hub: Hub, repository: str, headers: dict[str, str], tag: str = "v
     )
     assert answer.status == 201, (answer.status, answer.body)
     return digest_of(manifest)
+
+
+def push_token(hub: Hub, user: str, *repositories: str) -> dict[str, str]:
+    """A bearer token from /token allowing `user` to push to `repositories`."""
+    scopes = [("scope", f"repository:{name}:pull,push") for name in repositories]
+    answer = request(
+        "GET", f"{hub.base_url}/token?{urlencode([('service', 'cargobay'), *scopes])}", headers=basic(user)
+    )
+    assert answer.status == 200, answer.body
+    return {"Authorization": "Bearer " + json.loads(answer.body)["token"]}
