@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from cargobay.metadata.engine import Engines
+from cargobay.metadata.fastread import FastReader, compile_query
 from cargobay.metadata.schema import (
     access_tokens,
     accounts,
@@ -34,6 +36,13 @@ class AccountRow:
     is_admin: bool
     created_at: float
     credentials_changed_at: float = 0.0
+
+
+def _account_row(row: Any) -> AccountRow:
+    """Raw drivers return SQLite booleans as integers."""
+    values = list(row)
+    values[5] = bool(values[5])
+    return AccountRow(*values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +78,22 @@ _TOKEN_COLUMNS = (
 
 
 class AccountStore:
-    def __init__(self, engines: Engines) -> None:
+    def __init__(self, engines: Engines, fast: FastReader | None = None) -> None:
         self.engines = engines
         self._insert = sqlite.insert if engines.dialect == "sqlite" else postgresql.insert
+        # Every authenticated registry request looks up its account and, in an organisation's
+        # namespace, the caller's role: those two run on the lean read path when one is given.
+        self._fast = fast
+        self._account_statement = select(*_ACCOUNT_COLUMNS).where(accounts.c.name == bindparam("name"))
+        self._role_statement = (
+            select(memberships.c.role)
+            .select_from(memberships.join(accounts, accounts.c.id == memberships.c.org_id))
+            .where(accounts.c.name == bindparam("org"), memberships.c.user_id == bindparam("user_id"))
+        )
+        self._queries = {
+            "account": compile_query(self._account_statement, engines.dialect),
+            "role": compile_query(self._role_statement, engines.dialect),
+        }
 
     # -- accounts -------------------------------------------------------------------------
 
@@ -103,9 +125,12 @@ class AccountStore:
         return AccountRow(account_id, name, kind, email, password_hash, is_admin, now, 0.0)
 
     async def account_by_name(self, name: str) -> AccountRow | None:
-        async with self.engines.reader.connect() as conn:
-            row = (await conn.execute(select(*_ACCOUNT_COLUMNS).where(accounts.c.name == name))).first()
-        return None if row is None else AccountRow(*row)
+        if self._fast is not None:
+            found = await self._fast.fetchone(self._queries["account"], {"name": name})
+        else:
+            async with self.engines.reader.connect() as conn:
+                found = (await conn.execute(self._account_statement, {"name": name})).first()
+        return None if found is None else _account_row(found)
 
     async def account_by_email(self, email: str) -> AccountRow | None:
         async with self.engines.reader.connect() as conn:
@@ -162,13 +187,12 @@ class AccountStore:
             return bool(result.rowcount)
 
     async def role_in(self, org_name: str, user_id: int) -> str | None:
-        query = (
-            select(memberships.c.role)
-            .select_from(memberships.join(accounts, accounts.c.id == memberships.c.org_id))
-            .where(accounts.c.name == org_name, memberships.c.user_id == user_id)
-        )
-        async with self.engines.reader.connect() as conn:
-            row = (await conn.execute(query)).first()
+        values = {"org": org_name, "user_id": user_id}
+        if self._fast is not None:
+            row = await self._fast.fetchone(self._queries["role"], values)
+        else:
+            async with self.engines.reader.connect() as conn:
+                row = (await conn.execute(self._role_statement, values)).first()
         return None if row is None else str(row[0])
 
     async def members(self, org_id: int) -> list[tuple[str, str]]:

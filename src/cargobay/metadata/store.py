@@ -68,6 +68,7 @@ class MetadataStore:
         self.default_private = default_private
         self._insert = sqlite.insert if engines.dialect == "sqlite" else postgresql.insert
         self._fast: FastReader = create_fast_reader(url, engines.dialect)
+        self.fast = self._fast  # shared with the other stores over the same database
         self._queries = _hot_queries(engines.dialect)
 
     async def close(self) -> None:

@@ -55,7 +55,7 @@ def build_hub(settings: Settings) -> Hub:
     url = settings.effective_database_url
     engines = create_engines(url)
     metadata = MetadataStore(engines, url, default_private=settings.default_visibility == "private")
-    account_store = AccountStore(engines)
+    account_store = AccountStore(engines, metadata.fast)
     blobs = FilesystemBlobStore(settings.data_dir / "storage")
     registry = RegistryService(
         metadata,
