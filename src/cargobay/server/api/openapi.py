@@ -47,6 +47,34 @@ _NAME = {"type": "string", "pattern": "^[a-z0-9]{4,30}$"}
 _TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
 
+_PAGE_LINK = {"type": "string", "nullable": True, "description": "Absolute URL of a page, or null"}
+
+
+def _page_of(item: dict[str, Any]) -> dict[str, Any]:
+    return _object(
+        ["count", "next", "previous", "results"],
+        {
+            "count": {"type": "integer", "minimum": 0, "description": "Results in all pages"},
+            "next": _PAGE_LINK,
+            "previous": _PAGE_LINK,
+            "results": {"type": "array", "items": item},
+        },
+    )
+
+
+_SUMMARY_FIELDS: dict[str, Any] = {
+    "name": {"type": "string"},
+    "namespace": {"type": "string"},
+    "repository_type": {"type": "string", "enum": ["image"]},
+    "description": {"type": "string", "maxLength": 100},
+    "is_private": {"type": "boolean"},
+    "is_official": {"type": "boolean", "description": "In the library namespace"},
+    "star_count": {"type": "integer", "minimum": 0},
+    "pull_count": {"type": "integer", "minimum": 0},
+    "last_updated": {**_NULLABLE_TIME, "description": "Last push; null if never pushed"},
+    "date_registered": _TIME,
+}
+
 _SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -128,20 +156,78 @@ _SCHEMAS: dict[str, Any] = {
         ["count", "results"],
         {"count": {"type": "integer"}, "results": {"type": "array", "items": _ref("AccessToken")}},
     ),
+    "RepositorySummary": _object(list(_SUMMARY_FIELDS), _SUMMARY_FIELDS),
     "Repository": _object(
-        ["namespace", "name", "repository_type", "is_private", "permissions"],
+        [*_SUMMARY_FIELDS, "full_description", "has_starred", "permissions"],
         {
-            "namespace": {"type": "string"},
-            "name": {"type": "string"},
-            "repository_type": {"type": "string", "enum": ["image"]},
-            "is_private": {"type": "boolean"},
+            **_SUMMARY_FIELDS,
+            "full_description": {"type": "string", "description": "Markdown (the README)"},
+            "has_starred": {"type": "boolean", "description": "Whether the caller starred it"},
             "permissions": _object(
                 ["read", "write", "admin"],
                 {"read": {"type": "boolean"}, "write": {"type": "boolean"}, "admin": {"type": "boolean"}},
             ),
         },
     ),
-    "RepositoryUpdate": _object(["is_private"], {"is_private": {"type": "boolean"}}),
+    "RepositoryUpdate": {
+        "type": "object",
+        "description": "At least one of the fields; the others stay as they are",
+        "properties": {
+            "is_private": {"type": "boolean", "description": "Needs the delete permission"},
+            "description": {
+                "type": "string",
+                "maxLength": 100,
+                "pattern": "^[^\\r\\n\\x00]*$",
+                "description": "Short, one line: what search shows",
+            },
+            "full_description": {
+                "type": "string",
+                "maxLength": 25000,
+                "pattern": "^[^\\x00]*$",
+                "description": "Markdown",
+            },
+        },
+        "anyOf": [
+            {"required": ["is_private"]},
+            {"required": ["description"]},
+            {"required": ["full_description"]},
+        ],
+    },
+    "RepositoryList": _page_of(_ref("RepositorySummary")),
+    "StarredRepository": {
+        "allOf": [_ref("RepositorySummary"), _object(["starred_at"], {"starred_at": _TIME})],
+    },
+    "StarredList": _page_of(_ref("StarredRepository")),
+    "Image": _object(
+        ["architecture", "os", "variant", "digest", "size"],
+        {
+            "architecture": {"type": "string", "nullable": True, "description": "null when unknown"},
+            "os": {"type": "string", "nullable": True, "description": "null when unknown"},
+            "variant": {"type": "string", "nullable": True},
+            "digest": {"type": "string", "description": "The platform image's manifest digest"},
+            "size": {"type": "integer", "minimum": 0, "description": "Config plus layers, compressed"},
+        },
+    ),
+    "Tag": _object(
+        ["name", "digest", "media_type", "full_size", "last_updated", "images"],
+        {
+            "name": {"type": "string"},
+            "digest": {"type": "string", "description": "Digest of the tagged manifest or index"},
+            "media_type": {"type": "string"},
+            "full_size": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Compressed size: config plus layers, summed over the platform images",
+            },
+            "last_updated": _TIME,
+            "images": {
+                "type": "array",
+                "items": _ref("Image"),
+                "description": "One per platform (attestation manifests left out)",
+            },
+        },
+    ),
+    "TagList": _page_of(_ref("Tag")),
 }
 
 
@@ -160,6 +246,36 @@ _REPO_PARAMS = [
     _path_param("repo", "The repository's name inside the namespace"),
 ]
 _ORG_PARAM = _path_param("org", "Organisation name")
+_TAG_PARAM = _path_param("tag", "The tag's name")
+
+
+def _query_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+_PAGE_PARAMS = [
+    _query_param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number, from 1"),
+    _query_param(
+        "page_size",
+        {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+        "Results per page",
+    ),
+]
+
+
+def _ordering(default: str) -> dict[str, Any]:
+    return _query_param(
+        "ordering",
+        {"type": "string", "enum": ["last_updated", "-last_updated", "name", "-name"], "default": default},
+        "last_updated: newest first; -last_updated: oldest first; name, -name: by name",
+    )
+
+
+_PUBLIC_READ: list[dict[str, list[str]]] = [{}, {"basic": []}]  # anonymous callers see public data
+_REPOSITORY_MISSING = _error("Missing, or private and not readable by the caller")
+_PAGE_ERROR = _error(
+    "A bad page, page_size or ordering, or an anonymous caller paging past 10,000 results (see field)"
+)
 
 _PATHS: dict[str, Any] = {
     "/api/users": {
@@ -290,31 +406,138 @@ _PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/repositories/{namespace}": {
+        "get": {
+            "operationId": "listRepositories",
+            "summary": "A namespace's repositories (private ones only for those who may read them)",
+            "description": "A trailing slash (/api/repositories/{namespace}/) is accepted too.",
+            "security": _PUBLIC_READ,
+            "parameters": [_REPO_PARAMS[0], *_PAGE_PARAMS, _ordering("name")],
+            "responses": {
+                "200": _json(_ref("RepositoryList"), "A page of repositories"),
+                "400": _PAGE_ERROR,
+                "404": _error("A namespace no repository can have"),
+                **_AUTH_ERRORS,
+            },
+        }
+    },
     "/api/repositories/{namespace}/{repo}": {
         "get": {
             "operationId": "getRepository",
-            "summary": "A repository (anonymous callers see public ones)",
-            "security": [{}, {"basic": []}],
+            "summary": "A repository's page: descriptions, counts, the caller's star and permissions",
+            "description": "Anonymous callers see public repositories. A trailing slash is accepted.",
+            "security": _PUBLIC_READ,
             "parameters": _REPO_PARAMS,
             "responses": {
                 "200": _json(_ref("Repository"), "The repository"),
-                "404": _error("Missing, or private and not readable by the caller"),
+                "404": _REPOSITORY_MISSING,
                 **_AUTH_ERRORS,
             },
         },
         "patch": {
             "operationId": "updateRepository",
-            "summary": "Change a repository's visibility (namespace owners and admins)",
+            "summary": "Change a repository's visibility or descriptions (namespace owners and admins)",
+            "description": (
+                "is_private needs the delete permission (a token with the delete scope); the "
+                "descriptions need ownership and a token of at least the read-write scope."
+            ),
             "parameters": _REPO_PARAMS,
             "requestBody": _body(_ref("RepositoryUpdate")),
             "responses": {
                 "200": _json(_ref("Repository"), "The repository"),
-                "400": _error("Malformed body"),
+                "400": _error("Malformed body, or a description too long (see field)"),
                 "403": _error("The caller may read but not administer the repository"),
-                "404": _error("Missing, or private and not readable by the caller"),
+                "404": _REPOSITORY_MISSING,
                 **_AUTH_ERRORS,
             },
         },
+        "delete": {
+            "operationId": "deleteRepository",
+            "summary": "Delete a repository: its tags, manifests, blob links and stars",
+            "description": "Blobs stay until garbage collection. Needs the delete permission.",
+            "parameters": _REPO_PARAMS,
+            "responses": {
+                "204": {"description": "Deleted"},
+                "403": _error("The caller may not delete it, or deletion is disabled on this hub"),
+                "404": _REPOSITORY_MISSING,
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/api/repositories/{namespace}/{repo}/tags": {
+        "get": {
+            "operationId": "listTags",
+            "summary": "A repository's tags with their sizes and platforms",
+            "security": _PUBLIC_READ,
+            "parameters": [
+                *_REPO_PARAMS,
+                *_PAGE_PARAMS,
+                _ordering("last_updated"),
+                _query_param(
+                    "name", {"type": "string", "maxLength": 128}, "Only tags whose name contains this"
+                ),
+            ],
+            "responses": {
+                "200": _json(_ref("TagList"), "A page of tags"),
+                "400": _PAGE_ERROR,
+                "404": _REPOSITORY_MISSING,
+                **_AUTH_ERRORS,
+            },
+        }
+    },
+    "/api/repositories/{namespace}/{repo}/tags/{tag}": {
+        "get": {
+            "operationId": "getTag",
+            "summary": "One tag",
+            "security": _PUBLIC_READ,
+            "parameters": [*_REPO_PARAMS, _TAG_PARAM],
+            "responses": {
+                "200": _json(_ref("Tag"), "The tag"),
+                "404": _error("No such tag, or the repository is missing or hidden"),
+                **_AUTH_ERRORS,
+            },
+        },
+        "delete": {
+            "operationId": "deleteTag",
+            "summary": "Delete one tag (the manifest stays, reachable by digest)",
+            "parameters": [*_REPO_PARAMS, _TAG_PARAM],
+            "responses": {
+                "204": {"description": "Deleted"},
+                "403": _error("The caller may not delete it, or deletion is disabled on this hub"),
+                "404": _error("No such tag, or the repository is missing or hidden"),
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/api/repositories/{namespace}/{repo}/star": {
+        "put": {
+            "operationId": "starRepository",
+            "summary": "Star a repository the caller can see (idempotent)",
+            "parameters": _REPO_PARAMS,
+            "responses": {"204": {"description": "Starred"}, "404": _REPOSITORY_MISSING, **_AUTH_ERRORS},
+        },
+        "delete": {
+            "operationId": "unstarRepository",
+            "summary": "Take the caller's star back (idempotent; works even once the repository is hidden)",
+            "parameters": _REPO_PARAMS,
+            "responses": {
+                "204": {"description": "Not starred (any more)"},
+                "404": _error("Not starred, and missing or hidden"),
+                **_AUTH_ERRORS,
+            },
+        },
+    },
+    "/api/user/starred": {
+        "get": {
+            "operationId": "listStarred",
+            "summary": "Repositories the caller starred, newest star first",
+            "parameters": _PAGE_PARAMS,
+            "responses": {
+                "200": _json(_ref("StarredList"), "A page of starred repositories"),
+                "400": _PAGE_ERROR,
+                **_AUTH_ERRORS,
+            },
+        }
     },
     "/api/openapi.json": {
         "get": {
@@ -348,10 +571,11 @@ def openapi_document(version: str) -> dict[str, Any]:
             "title": "Cargobay hub API",
             "version": version,
             "description": (
-                "Accounts, organisations, personal access tokens and repository settings. "
+                "Accounts, organisations, personal access tokens, repositories, tags and stars. "
                 "Authenticate with HTTP Basic: a username and its password or a personal access "
                 "token (cbpat_…). Access tokens cannot administer accounts. Errors are "
-                '{"message", "field"?}.'
+                '{"message", "field"?}. Lists are paginated as on Docker Hub: page and page_size '
+                'in the query, {"count", "next", "previous", "results"} in the answer.'
             ),
         },
         "servers": [{"url": "/"}],
