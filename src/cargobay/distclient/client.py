@@ -133,6 +133,10 @@ class RegistryClient:
         self._challenge: Challenge | None = None
         self._tokens = TokenCache()
         self._current_token: dict[tuple[str, ...], str] = {}
+        # Concurrent transfers share one ping and one token request per scope (a token request
+        # with a password costs the registry a password hash check each time).
+        self._ping_lock = asyncio.Lock()
+        self._token_locks: dict[tuple[str, str, tuple[str, ...]], asyncio.Lock] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
@@ -172,6 +176,11 @@ class RegistryClient:
         """`GET /v2/` on each endpoint in turn (mirrors first); keep the first that answers."""
         if self._base is not None:
             return
+        async with self._ping_lock:
+            if self._base is None:
+                await self._ping_endpoints()
+
+    async def _ping_endpoints(self) -> None:
         last: ClientError | None = None
         for endpoint in self._endpoints:
             base, is_mirror = endpoint.base, endpoint.mirror
@@ -235,8 +244,11 @@ class RegistryClient:
         key = TokenCache.key(challenge.realm, challenge.service, scopes)
         token = None if fresh else self._tokens.get(key)
         if token is None:
-            token, expires_in = await self._fetch_token(challenge, scopes, creds)
-            self._tokens.put(key, token, expires_in)
+            async with self._token_locks.setdefault(key, asyncio.Lock()):
+                token = None if fresh else self._tokens.get(key)
+                if token is None:
+                    token, expires_in = await self._fetch_token(challenge, scopes, creds)
+                    self._tokens.put(key, token, expires_in)
         return f"Bearer {token}"
 
     async def _fetch_token(
