@@ -364,15 +364,7 @@ class MetadataStore:
             )
 
     async def get_upload(self, upload_id: str) -> UploadRow | None:
-        query = (
-            select(
-                uploads.c.id, repositories.c.name, uploads.c.algorithm, uploads.c.size, uploads.c.created_at
-            )
-            .select_from(uploads.join(repositories, repositories.c.id == uploads.c.repository_id))
-            .where(uploads.c.id == upload_id)
-        )
-        async with self.engines.reader.connect() as conn:
-            row = (await conn.execute(query)).first()
+        row = await self._fast.fetchone(self._queries["upload"], {"upload_id": upload_id})
         return None if row is None else UploadRow(*row)
 
     async def advance_upload(self, upload_id: str, old_size: int, new_size: int) -> bool:
@@ -451,5 +443,10 @@ def _hot_queries(dialect: str) -> dict[str, CompiledQuery]:
         "tags_after": tags_query.where(tag_name > bindparam("last")),
         "repository_id": select(repositories.c.id).where(repositories.c.name == repository),
         "repository_private": select(repositories.c.private).where(repositories.c.name == repository),
+        "upload": select(
+            uploads.c.id, repositories.c.name, uploads.c.algorithm, uploads.c.size, uploads.c.created_at
+        )
+        .select_from(uploads.join(repositories, repositories.c.id == uploads.c.repository_id))
+        .where(uploads.c.id == bindparam("upload_id")),
     }
     return {name: compile_query(statement, dialect) for name, statement in statements.items()}
