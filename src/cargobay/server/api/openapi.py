@@ -254,7 +254,9 @@ def _query_param(name: str, schema: dict[str, Any], description: str) -> dict[st
 
 
 _PAGE_PARAMS = [
-    _query_param("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number, from 1"),
+    _query_param(
+        "page", {"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1}, "Page number, from 1"
+    ),
     _query_param(
         "page_size",
         {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},

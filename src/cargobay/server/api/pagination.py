@@ -36,7 +36,7 @@ class PageRequest:
 
 def _integer(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     text = request.query.get(name)
-    if text is None or text == "":
+    if text is None:
         return default
     if not text.isascii() or not text.isdigit() or len(text) > 9 or not low <= int(text) <= high:
         raise ApiError(400, f"{name} must be an integer from {low} to {high}", name)
@@ -57,7 +57,7 @@ def page_request(
 
 def ordering(request: web.Request, default: Ordering = "last_updated") -> Ordering:
     """`ordering`: `last_updated` (newest first), `-last_updated` (oldest first), `name`, `-name`."""
-    text = request.query.get("ordering") or default
+    text = request.query.get("ordering", default)
     for choice in ORDERINGS:
         if text == choice:
             return choice
