@@ -22,6 +22,7 @@ from cargobay.metadata.search_index import MIN_INDEXED_WORD, SearchDialect
 
 OFFICIAL_PREFIX = "library/"
 SMALL_MATCH_SET = 2000  # up to this many matches are ranked in one query
+SMALL_BAND = 500  # a band of a larger ranking up to this size is sorted, beyond it walked
 COUNT_CAP = 10_000  # search totals stop counting here (as deep pages are rarely wanted)
 _FLUSH_BATCH = 500  # repositories per UPDATE when adding pull counts
 
@@ -77,9 +78,20 @@ _SEARCH_COLUMNS = (
     repositories.c.pull_count,
 )
 _POPULARITY = (repositories.c.star_count.desc(), repositories.c.pull_count.desc(), repositories.c.name)
-_OFFICIAL_LAST = case(
-    (func.substr(repositories.c.name, 1, len(OFFICIAL_PREFIX)) == OFFICIAL_PREFIX, 0), else_=1
-)
+_IS_OFFICIAL = func.substr(repositories.c.name, 1, len(OFFICIAL_PREFIX)) == OFFICIAL_PREFIX
+_OFFICIAL_LAST = case((_IS_OFFICIAL, 0), else_=1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Band:
+    """Part of a ranking: `conditions` select it (index-friendly, for counting and sorting);
+    `walk`, when set, are row-by-row conditions to read it in popularity order instead (only
+    for bands without official images); `last`: read by walking, never counted."""
+
+    conditions: list[Any]
+    walk: list[Any] | None = None
+    last: bool = False
+
 
 _REPOSITORY_COLUMNS = (
     repositories.c.name,
@@ -127,40 +139,49 @@ class CatalogueStore:
         stars, pulls and name. A query made only of words shorter than 3 characters (which
         trigram indexes cannot look up) finds names or name parts starting with it.
 
-        Up to SMALL_MATCH_SET matches are ranked in one query. Beyond that, the anchored
-        matches (exact, prefix) and official images are ranked apart, and the rest is read by
-        walking the popularity index, so no request sorts a large share of the catalogue.
+        Up to SMALL_MATCH_SET matches are ranked in one query. Beyond that the ranking is read
+        band by band (exact; official prefix; prefix; official; the rest), each band either
+        sorted (when small) or read by walking the popularity index (when large, so matches are
+        dense and the walk stops soon), so no request sorts a large share of the catalogue.
         `total` stops counting at COUNT_CAP.
         """
         words = list(words)
         base = [repositories.c.last_pushed_at.is_not(None), visible_to(namespaces)]
+        single = len(words) == 1
         async with self.engines.reader.connect() as conn:
+            for statement in self._search.session_setup:
+                await conn.exec_driver_sql(statement)
             if words and all(len(w) < MIN_INDEXED_WORD for w in words):
-                conditions = [*base, self._anchored(query)]
-                total = await self._count(conn, repositories, conditions)
-                rows = await self._ranked(conn, query, repositories, conditions, limit, offset)
-                return SearchPage(total, rows)
-            if words:
-                source, match = self._search.indexed_match(words)
-                total = await self._count(conn, source, [*base, *match])
-                if total <= SMALL_MATCH_SET:
-                    rows = await self._ranked(conn, query, source, [*base, *match], limit, offset)
-                    return SearchPage(total, rows)
+                total = await self._count(conn, repositories, [*base, self._anchored(query)], COUNT_CAP)
+                bands = self._anchored_bands(query, base)
             else:
-                total = await self._count(conn, repositories, base)
-            if offset >= total:
-                return SearchPage(total, [])
-            rows = await self._dense(conn, query, words, base, limit, offset)
+                if words:
+                    source, match = self._search.indexed_match(words)
+                    total = await self._count(conn, source, [*base, *match], COUNT_CAP)
+                    if total <= SMALL_MATCH_SET:
+                        rows = await self._ranked(conn, query, source, [*base, *match], limit, offset)
+                        return SearchPage(total, rows)
+                else:
+                    total = await self._count(conn, repositories, base, COUNT_CAP)
+                bands = self._anchored_bands(query, base) if single else []
+                bands += self._word_bands(query, words, base, anchored=single)
+            rows = [] if offset >= total else await self._read_bands(conn, bands, limit, offset)
         return SearchPage(total, rows)
+
+    def _exact(self, query: str) -> ColumnElement[bool]:
+        name = repositories.c.name
+        return or_(name == query, name == OFFICIAL_PREFIX + query, self._search.repo_part == query)
+
+    def _prefix_ranges(self, query: str) -> list[ColumnElement[bool]]:
+        d, high = self._search, query + "\U0010ffff"
+        return [
+            and_(d.name_key >= query, d.name_key < high),
+            and_(d.repo_part >= query, d.repo_part < high),
+        ]
 
     def _anchored(self, query: str) -> ColumnElement[bool]:
         """Exact and prefix matches, as index ranges (name, and the part after the namespace)."""
-        d, high = self._search, query + "\U0010ffff"
-        return or_(
-            and_(d.name_key >= query, d.name_key < high),
-            and_(d.repo_part >= query, d.repo_part < high),
-            repositories.c.name == OFFICIAL_PREFIX + query,
-        )
+        return or_(*self._prefix_ranges(query), repositories.c.name == OFFICIAL_PREFIX + query)
 
     def _anchored_rowwise(self, query: str) -> ColumnElement[bool]:
         position, name = self._search.position, repositories.c.name
@@ -170,8 +191,58 @@ class CatalogueStore:
             name == OFFICIAL_PREFIX + query,
         )
 
-    async def _count(self, conn: AsyncConnection, source: FromClause, conditions: list[Any]) -> int:
-        capped = select(literal(1)).select_from(source).where(*conditions).limit(COUNT_CAP).subquery()
+    def _official_range(self) -> ColumnElement[bool]:
+        key = self._search.name_key
+        return and_(key >= OFFICIAL_PREFIX, key < OFFICIAL_PREFIX[:-1] + chr(ord("/") + 1))
+
+    def _anchored_bands(self, query: str, base: list[Any]) -> list[_Band]:
+        """Exact matches; official prefix matches; other prefix matches."""
+        high = OFFICIAL_PREFIX + query + "\U0010ffff"
+        key = self._search.name_key
+        official_prefix = or_(
+            and_(key >= OFFICIAL_PREFIX + query, key < high),
+            and_(*self._prefix_ranges(query)[:1], self._official_range()),
+        )
+        not_exact = not_(self._exact(query))
+        prefix = [*base, not_exact, not_(_IS_OFFICIAL)]
+        return [
+            _Band([*base, self._exact(query)]),
+            _Band([*base, official_prefix, not_exact]),
+            _Band([*prefix, self._anchored(query)], walk=[*prefix, self._anchored_rowwise(query)]),
+        ]
+
+    def _word_bands(self, query: str, words: list[str], base: list[Any], *, anchored: bool) -> list[_Band]:
+        """Official images, then the rest (a walk), leaving out the anchored matches."""
+        rest = [*base, *self._search.rowwise_match(words)]
+        if anchored:
+            rest.append(not_(self._anchored_rowwise(query)))
+        walk = [*rest, not_(_IS_OFFICIAL)]
+        return [_Band([*rest, self._official_range()]), _Band(walk, walk=walk, last=True)]
+
+    async def _read_bands(
+        self, conn: AsyncConnection, bands: list[_Band], limit: int, offset: int
+    ) -> list[SearchRow]:
+        rows: list[SearchRow] = []
+        for band in bands:
+            need = limit - len(rows)
+            if need <= 0:
+                break
+            if band.last:
+                return rows + await self._popular(conn, band.walk or band.conditions, need, offset)
+            # Enough to tell whether the band reaches this page and whether it is small.
+            size = await self._count(conn, repositories, band.conditions, max(offset + need, SMALL_BAND) + 1)
+            if size <= offset:
+                offset -= size
+                continue
+            if band.walk is not None and size > SMALL_BAND:
+                rows += await self._popular(conn, band.walk, need, offset)
+            else:
+                rows += await self._sorted(conn, band.conditions, need, offset)
+            offset = 0
+        return rows
+
+    async def _count(self, conn: AsyncConnection, source: FromClause, conditions: list[Any], cap: int) -> int:
+        capped = select(literal(1)).select_from(source).where(*conditions).limit(cap).subquery()
         return int((await conn.execute(select(func.count()).select_from(capped))).scalar_one())
 
     async def _ranked(
@@ -185,7 +256,7 @@ class CatalogueStore:
     ) -> list[SearchRow]:
         name, position = repositories.c.name, self._search.position
         tier = case(
-            (or_(name == query, name == OFFICIAL_PREFIX + query, self._search.repo_part == query), 0),
+            (self._exact(query), 0),
             (or_(position(name, query) == 1, position(self._search.repo_part, query) == 1), 1),
             else_=2,
         )
@@ -199,39 +270,22 @@ class CatalogueStore:
         )
         return [SearchRow(r[0], r[1], int(r[2]), int(r[3])) for r in await conn.execute(statement)]
 
-    async def _dense(
-        self, conn: AsyncConnection, query: str, words: list[str], base: list[Any], limit: int, offset: int
+    async def _sorted(
+        self, conn: AsyncConnection, conditions: list[Any], limit: int, offset: int
     ) -> list[SearchRow]:
-        """Ranked rows of a large match set: anchored matches, then official images, then the
-        rest in popularity order (an index walk that stops once the page is full)."""
-        match = self._search.rowwise_match(words)
-        rest = [*base, *match]
-        bands: list[tuple[list[Any], bool]] = []  # (conditions, ranked by tier)
-        if len(words) == 1:
-            bands.append(([*base, self._anchored(query)], True))
-            rest.append(not_(self._anchored_rowwise(query)))
-        official = and_(self._search.name_key >= OFFICIAL_PREFIX, self._search.name_key < "library0")
-        bands.append(([*rest, official], False))
-        rows: list[SearchRow] = []
-        for conditions, ranked in bands:
-            size = await self._count(conn, repositories, conditions)
-            if offset >= size:
-                offset -= size
-                continue
-            if ranked:
-                found = await self._ranked(conn, query, repositories, conditions, limit - len(rows), offset)
-            else:
-                found = await self._popular(conn, conditions, limit - len(rows), offset)
-            rows += found
-            offset = 0
-            if len(rows) >= limit:
-                return rows
-        not_official = func.substr(repositories.c.name, 1, len(OFFICIAL_PREFIX)) != OFFICIAL_PREFIX
-        return rows + await self._popular(conn, [*rest, not_official], limit - len(rows), offset)
+        statement = (
+            select(*_SEARCH_COLUMNS)
+            .where(*conditions)
+            .order_by(_OFFICIAL_LAST, *_POPULARITY)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [SearchRow(r[0], r[1], int(r[2]), int(r[3])) for r in await conn.execute(statement)]
 
     async def _popular(
         self, conn: AsyncConnection, conditions: list[Any], limit: int, offset: int
     ) -> list[SearchRow]:
+        """In popularity order, row by row along its index (conditions must not offer another)."""
         statement = (
             select(*_SEARCH_COLUMNS).where(*conditions).order_by(*_POPULARITY).limit(limit).offset(offset)
         )
@@ -359,3 +413,22 @@ class CatalogueStore:
                 await conn.execute(
                     self._insert(repositories).on_conflict_do_nothing(index_elements=["name"]), rows
                 )
+
+    async def add_stars(self, account_id: int, names: Sequence[str]) -> None:
+        """Star many repositories for one account in one statement (bulk loading)."""
+        chosen = select(literal(account_id), repositories.c.id, literal(time.time())).where(
+            repositories.c.name.in_(list(names))
+        )
+        async with self.engines.writer.begin() as conn:
+            await conn.execute(
+                self._insert(stars)
+                .from_select(["account_id", "repository_id", "starred_at"], chosen)
+                .on_conflict_do_nothing(index_elements=["account_id", "repository_id"])
+            )
+
+    async def analyze(self) -> None:
+        """Refresh the query planner's statistics, e.g. after a bulk load (PostgreSQL's
+        autovacuum does this by itself in time; SQLite only when asked)."""
+        async with self.engines.writer.connect() as conn:
+            await conn.exec_driver_sql("ANALYZE")
+            await conn.commit()

@@ -131,6 +131,9 @@ class SearchDialect:
             _REPO_PART_SQLITE if sqlite_ else _REPO_PART_POSTGRES
         )
         self.document: ColumnElement[str] = literal_column(_DOCUMENT)
+        # Statements run first in each search transaction. PostgreSQL: plan with the actual
+        # words; a generic plan for `LIKE $1` cannot know that the trigram index is selective.
+        self.session_setup: list[str] = [] if sqlite_ else ["SET LOCAL plan_cache_mode = force_custom_plan"]
 
     def position(self, haystack: Any, needle: Any) -> ColumnElement[int]:
         """1-based position of `needle` in `haystack`, 0 when absent (no pattern syntax)."""
