@@ -7,10 +7,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from apiclient import Api, unique_name
+from authhub import push_image
 from hubapi import error, eventually, follow, names, ok, pull_manifest, push, query_of, registry_headers
 
-from support.servers import Hub
+from support.servers import Hub, ServerProcess
 
 SUMMARY_FIELDS = {
     "name",
@@ -229,3 +231,20 @@ def test_organisation_owners_delete_and_members_may_not(api: Api, api_hub: Hub) 
     assert api.call("DELETE", f"/api/repositories/{name}", auth=member.auth).status == 403
     assert api.call("PATCH", f"/api/repositories/{name}", {"description": "x"}, auth=owner.auth).status == 200
     assert api.call("DELETE", f"/api/repositories/{name}", auth=owner.auth).status == 204
+
+
+def test_an_open_hub_serves_the_same_pages_to_everyone(hub: ServerProcess) -> None:
+    """With `auth: none` (the session's hub) everything is public and nobody signs in."""
+    if not isinstance(hub, Hub):
+        pytest.skip("the session's registry is not a cargobay hub")
+    api = Api(hub.url)
+    namespace = unique_name("open")
+    pushed = push_image(hub, f"{namespace}/app", {}, tag="v1")
+    listed = ok(api.call("GET", f"/api/repositories/{namespace}/"))
+    assert listed["count"] == 1 and names(listed) == ["app"]
+    page = ok(api.call("GET", f"/api/repositories/{namespace}/app"))
+    assert page["permissions"] == {"read": True, "write": False, "admin": False}
+    tags = ok(api.call("GET", f"/api/repositories/{namespace}/app/tags"))
+    assert [t["digest"] for t in tags["results"]] == [pushed.digest]
+    assert api.call("DELETE", f"/api/repositories/{namespace}/app").status == 401
+    assert api.call("PUT", f"/api/repositories/{namespace}/app/star").status == 401
