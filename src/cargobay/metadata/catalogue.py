@@ -11,19 +11,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, literal, not_, or_, select, update
+from sqlalchemy import and_, case, delete, false, func, literal, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from cargobay.metadata.engine import Engines
 from cargobay.metadata.schema import repositories, stars
-from cargobay.metadata.search_index import MIN_INDEXED_WORD, SearchDialect
+from cargobay.metadata.search_index import SearchDialect, indexable
 
 OFFICIAL_PREFIX = "library/"
-SMALL_MATCH_SET = 2000  # up to this many matches are ranked in one query
+SMALL_MATCH_SET = 1000  # up to this many matches are ranked in one query
 SMALL_BAND = 500  # a band of a larger ranking up to this size is sorted, beyond it walked
-COUNT_CAP = 10_000  # search totals stop counting here (as deep pages are rarely wanted)
+COUNT_CAP = 2500  # search totals, and so paging, stop here: 100 pages of 25 (counting costs)
 _FLUSH_BATCH = 500  # repositories per UPDATE when adding pull counts
 
 
@@ -136,7 +136,7 @@ class CatalogueStore:
 
         Order: exact name (`library/` implied, or the part after the namespace) > name or that
         part starting with the query > the rest; within each, official images first, then
-        stars, pulls and name. A query made only of words shorter than 3 characters (which
+        stars, pulls and name. A query with no word holding 3 letters or digits in a row (which
         trigram indexes cannot look up) finds names or name parts starting with it.
 
         Up to SMALL_MATCH_SET matches are ranked in one query. Beyond that the ranking is read
@@ -151,15 +151,22 @@ class CatalogueStore:
         async with self.engines.reader.connect() as conn:
             for statement in self._search.session_setup:
                 await conn.exec_driver_sql(statement)
-            if words and all(len(w) < MIN_INDEXED_WORD for w in words):
+            if words and not any(indexable(w) for w in words):
                 total = await self._count(conn, repositories, [*base, self._anchored(query)], COUNT_CAP)
                 bands = self._anchored_bands(query, base)
             else:
                 if words:
                     source, match = self._search.indexed_match(words)
-                    total = await self._count(conn, source, [*base, *match], COUNT_CAP)
-                    if total <= SMALL_MATCH_SET:
-                        rows = await self._ranked(conn, query, source, [*base, *match], limit, offset)
+                    probe = select(repositories.c.id).select_from(source).where(*base, *match)
+                    for statement in self._search.probe_setup:
+                        await conn.exec_driver_sql(statement)
+                    found = [r[0] for r in await conn.execute(probe.limit(COUNT_CAP))]
+                    for statement in self._search.probe_reset:
+                        await conn.exec_driver_sql(statement)
+                    total = len(found)
+                    if total <= SMALL_MATCH_SET:  # rank the few found, without the index again
+                        chosen = [repositories.c.id.in_(found)] if found else [false()]
+                        rows = await self._ranked(conn, query, repositories, chosen, limit, offset)
                         return SearchPage(total, rows)
                 else:
                     total = await self._count(conn, repositories, base, COUNT_CAP)

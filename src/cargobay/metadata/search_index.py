@@ -3,8 +3,8 @@ and the SQL expressions search builds its query from.
 
 - SQLite: an FTS5 table with the trigram tokenizer (`repository_search`, rowid = repository id)
   over `name || ' ' || description`, kept in step by triggers on `repositories`. A word of three
-  or more characters is a quoted FTS5 phrase (a substring match, case-insensitive); shorter words
-  cannot use a trigram index and are checked on the rows the longer words found (or on all rows).
+  or more letters or digits in a row is looked up (quoted FTS5 phrases of its longest runs: a
+  substring match, case-insensitive); other words are checked on the rows those found.
 - PostgreSQL: `pg_trgm` and a GIN index on `search_text` (`lower(name || ' ' || description)`), which
   `LIKE '%word%'` uses for words of three or more characters.
 
@@ -25,7 +25,6 @@ from sqlalchemy.sql import FromClause
 
 # The text search looks in: a word never spans the separator, since words hold no whitespace.
 _DOCUMENT = "repositories.search_text"  # lower(name || ' ' || description), a stored column
-MIN_INDEXED_WORD = 3  # trigram indexes cannot look up shorter words
 # A repository's name after its namespace ("redis" in "bob/redis"), indexed for prefix ranges.
 _REPO_PART_SQLITE = "substr(repositories.name, instr(repositories.name, '/') + 1)"
 _REPO_PART_POSTGRES = "substr(repositories.name, strpos(repositories.name, '/') + 1) COLLATE \"C\""
@@ -102,8 +101,21 @@ def install_search_index(repositories: Table, stars: Table) -> None:
             event.listen(target, "after_create", ddl.execute_if(dialect=dialect))
 
 
-def _trigrams(word: str) -> bool:
-    """Whether pg_trgm can look the word up: it holds 3 letters or digits in a row."""
+def _fts_pieces(word: str) -> list[str]:
+    """What FTS5 looks up for an ASCII word: its 3 longest runs of letters and digits, each cut
+    to 8 characters. A long phrase costs FTS5 a position check per trigram (`alice/my-app-x`
+    takes ~10x longer than `alice` AND `my` AND `app`); the word itself is then checked on the
+    candidates. Non-ASCII words are looked up whole (FTS5 folds their case; SQL lower() not)."""
+    if not word.isascii():
+        return []
+    runs = sorted(re.findall(r"[a-z0-9]{3,}", word), key=len, reverse=True)[:3]
+    return [run[:8] for run in runs]
+
+
+def indexable(word: str) -> bool:
+    """Whether a trigram index can look the word up usefully: it holds 3 letters or digits in a
+    row (pg_trgm takes trigrams only from such runs; FTS5 could take any, but the same rule on
+    both databases keeps their answers the same)."""
     return re.search(r"[^\W_]{3}", word) is not None
 
 
@@ -131,9 +143,14 @@ class SearchDialect:
             _REPO_PART_SQLITE if sqlite_ else _REPO_PART_POSTGRES
         )
         self.document: ColumnElement[str] = literal_column(_DOCUMENT)
-        # Statements run first in each search transaction. PostgreSQL: plan with the actual
-        # words; a generic plan for `LIKE $1` cannot know that the trigram index is selective.
+        # Run first in each search transaction (PostgreSQL): plan with the actual words; a
+        # generic plan for `LIKE $1` cannot know that the trigram index is selective.
         self.session_setup: list[str] = [] if sqlite_ else ["SET LOCAL plan_cache_mode = force_custom_plan"]
+        # Around the trigram lookup (PostgreSQL): with `LIMIT 2500` the planner believes a
+        # sequential scan stops early, yet for a rare word it reads the whole table (50 ms at
+        # 100,000 rows where the index takes 6 ms).
+        self.probe_setup: list[str] = [] if sqlite_ else ["SET LOCAL enable_seqscan = off"]
+        self.probe_reset: list[str] = [] if sqlite_ else ["SET LOCAL enable_seqscan = on"]
 
     def position(self, haystack: Any, needle: Any) -> ColumnElement[int]:
         """1-based position of `needle` in `haystack`, 0 when absent (no pattern syntax)."""
@@ -143,19 +160,21 @@ class SearchDialect:
 
     def indexed_match(self, words: list[str]) -> tuple[FromClause, list[ColumnElement[bool]]]:
         """FROM clause and conditions for: every word occurs in the name or description, found
-        through the text index (words of 3+ characters; shorter ones are checked on those rows)."""
-        long_words = [w for w in words if len(w) >= MIN_INDEXED_WORD]
-        conditions = [self.position(self.document, w) > 0 for w in words if len(w) < MIN_INDEXED_WORD]
+        through the text index by the words holding 3 letters or digits in a row (`indexable`);
+        the other words are checked on the rows those find."""
+        conditions = [self.position(self.document, w) > 0 for w in words if not indexable(w)]
+        looked_up = [w for w in words if indexable(w)]
         if self.dialect == "sqlite":
-            if not long_words:
-                return self.repositories, conditions
-            fts = " AND ".join(fts_phrase(w) for w in long_words)
+            terms: list[str] = []
+            for word in looked_up:
+                pieces = _fts_pieces(word)
+                terms += pieces or [word]
+                if pieces and pieces != [word]:  # the index found candidates; check the word itself
+                    conditions.append(self.position(self.document, word) > 0)
+            fts = " AND ".join(fts_phrase(t) for t in dict.fromkeys(terms))
             joined = self.repositories.join(_FTS, _FTS.c.rowid == self.repositories.c.id)
             return joined, [_FTS.c.doc.op("MATCH")(fts), *conditions]
-        # pg_trgm only takes trigrams from runs of letters and digits: other words would make
-        # it read the whole index, which is slower than checking each row.
-        likes = [self.document.like(f"%{escape_like(w)}%", escape="\\") for w in long_words if _trigrams(w)]
-        conditions += [self.position(self.document, w) > 0 for w in long_words if not _trigrams(w)]
+        likes = [self.document.like(f"%{escape_like(w)}%", escape="\\") for w in looked_up]
         return self.repositories, [*likes, *conditions]
 
     def rowwise_match(self, words: list[str]) -> list[ColumnElement[bool]]:

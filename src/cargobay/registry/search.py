@@ -7,11 +7,13 @@ What a query means (the SQL lives in `metadata/catalogue.py`):
 - ranking: exact name (`nginx` is `library/nginx`; `bob/nginx` also counts) > name starting with
   the query (or its part after the namespace) > the rest; official images (`library/`) first
   among equals, then stars, then pulls;
-- a query made only of words shorter than 3 characters finds names (or name parts after the
-  namespace) starting with it: trigram indexes cannot look such words up anywhere else;
+- a query with no word holding 3 letters or digits in a row (`go`, `k8`, `a-b`, `'`) finds names
+  (or name parts after the namespace) starting with it: trigram indexes cannot look such words
+  up anywhere else; in a query with other words, such words are checked as substrings;
 - private repositories show only to those who may see them; a hub without access control
   (`auth: none`) shows everything, as its catalog does;
-- totals stop counting at 10,000, so at most 10,000 results can be paged through.
+- totals stop counting at 2,500 (COUNT_CAP), so at most 2,500 results can be paged through:
+  counting every match of a common word is what costs most, and nobody reads page 101.
 """
 
 from __future__ import annotations
