@@ -236,6 +236,9 @@ class CatalogueStore:
                 break
             if band.last:
                 return rows + await self._popular(conn, band.walk or band.conditions, need, offset)
+            if band.walk is None and offset == 0:  # sorted anyway: no need to count it first
+                rows += await self._sorted(conn, band.conditions, need, 0)
+                continue
             # Enough to tell whether the band reaches this page and whether it is small.
             size = await self._count(conn, repositories, band.conditions, max(offset + need, SMALL_BAND) + 1)
             if size <= offset:
