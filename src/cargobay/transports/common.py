@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import re
@@ -82,6 +83,11 @@ class StoreBlobSink:
         self.present = store.stat(descriptor.digest) == descriptor.size
         self.writer: FilesystemBlobWriter | None = None
         self.offset = 0
+        # Bytes are hashed and written on a worker thread, a batch at a time, while the event
+        # loop reads the next batch from the network; one batch is in flight at most.
+        self._batch: list[bytes] = []
+        self._batch_size = 0
+        self._in_flight: asyncio.Future[None] | None = None
         if not self.present:
             self.writer = store.writer(self.session, descriptor.digest.algorithm, append=True)
             self.offset = self.writer.size
@@ -94,11 +100,38 @@ class StoreBlobSink:
 
     async def write(self, data: bytes) -> None:
         assert self.writer is not None
-        self.writer.write(data)  # page-cache writes are fast; no thread, so no race with abort
+        self._batch.append(data)
+        self._batch_size += len(data)
+        if self._batch_size >= _SINK_BATCH:
+            await self._settle()
+            self._in_flight = asyncio.get_running_loop().run_in_executor(
+                None, _write_all, self.writer, self._take_batch()
+            )
+
+    def _take_batch(self) -> list[bytes]:
+        batch, self._batch, self._batch_size = self._batch, [], 0
+        return batch
+
+    async def _settle(self) -> None:
+        """Wait for the batch in flight; its errors (e.g. disk full) surface here."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            await in_flight
+
+    async def _drain(self, writer: FilesystemBlobWriter) -> None:
+        await self._settle()
+        if self._batch:
+            await asyncio.to_thread(_write_all, writer, self._take_batch())
 
     async def commit(self, descriptor: Descriptor) -> None:
-        writer, self.writer = self.writer, None
+        writer = self.writer
         assert writer is not None
+        try:
+            await self._drain(writer)
+        except BaseException:
+            await self.abort(keep_partial=False)
+            raise
+        self.writer = None
         try:
             await asyncio.to_thread(writer.commit, descriptor.digest, descriptor.size)
         except (DigestMismatch, SizeMismatch) as exc:
@@ -112,6 +145,10 @@ class StoreBlobSink:
         writer, self.writer = self.writer, None
         try:
             if writer is not None:
+                # Bytes already received are a valid prefix: keep them for a resume, unless
+                # the write itself is what failed.
+                with contextlib.suppress(Exception):
+                    await (self._drain(writer) if keep_partial else self._settle())
                 if keep_partial:
                     writer.flush()
                     writer.close()
@@ -119,6 +156,16 @@ class StoreBlobSink:
                     writer.cancel()
         finally:
             self._unlock()
+
+
+# Small enough that a download killed outright (no chance to flush) loses little of what it
+# received: the prefix on disk is what the next pull resumes from.
+_SINK_BATCH = 128 * 1024
+
+
+def _write_all(writer: FilesystemBlobWriter, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        writer.write(chunk)
 
 
 async def open_store_sink(
