@@ -79,12 +79,12 @@ class HubListingStore:
     ) -> tuple[int, list[RepositoryRow]]:
         """Repositories named `namespace/…` (public ones only unless `with_private`), and how
         many there are in all."""
-        conditions: list[ColumnElement[bool]] = [
-            repositories.c.name.startswith(namespace + "/", autoescape=True)
-        ]
+        # `namespace/…` as a range in code point order ("0" follows "/"), so the name index
+        # (`ix_repositories_name_c` on PostgreSQL) finds the rows without scanning the catalogue.
+        name = self._by_code_point(repositories.c.name)
+        conditions: list[ColumnElement[bool]] = [name >= namespace + "/", name < namespace + "0"]
         if not with_private:
             conditions.append(repositories.c.private.is_(False))
-        name = self._by_code_point(repositories.c.name)
         updated = func.coalesce(repositories.c.last_pushed_at, repositories.c.created_at)
         order: list[Any] = {
             "last_updated": [updated.desc(), name],
