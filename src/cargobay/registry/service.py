@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import fcntl
 import json
@@ -477,44 +478,46 @@ def _truncate(path: Path, size: int) -> None:
 async def _pump(body: AsyncIterator[bytes], writer: FilesystemBlobWriter) -> int:
     """Copy a request body into `writer`.
 
-    Chunks are batched; each batch is written by one worker thread and hashed by another while
-    the event loop reads the next batch from the socket (file writes and hashlib drop the GIL).
+    Chunks are batched. While the event loop reads the next batch from the socket, worker
+    threads hash the previous one (in order) and write up to two batches at their offsets
+    (file writes and hashlib drop the GIL, so this uses both cores).
     """
     loop = asyncio.get_running_loop()
-    written = 0
+    start = offset = writer.size
     batch: list[bytes] = []
     batch_size = 0
-    pending: tuple[asyncio.Future[None], asyncio.Future[None]] | None = None
+    hashing: asyncio.Future[None] | None = None
+    writes: collections.deque[asyncio.Future[None]] = collections.deque()
 
-    async def wait_pending() -> None:
-        nonlocal pending
-        if pending is not None:
-            first, second = pending
-            pending = None
-            await first
-            await second
+    async def dispatch(chunks: list[bytes], size: int) -> None:
+        nonlocal hashing, offset
+        if hashing is not None:
+            await hashing
+        hashing = loop.run_in_executor(None, writer.hash_only, chunks)
+        while len(writes) >= _WRITES_IN_FLIGHT:
+            await writes.popleft()
+        writes.append(loop.run_in_executor(None, writer.write_at, chunks, offset))
+        offset += size
 
     try:
         async for chunk in body:
             batch.append(chunk)
             batch_size += len(chunk)
             if batch_size >= WRITE_BUFFER:
-                await wait_pending()
-                pending = (
-                    loop.run_in_executor(None, writer.write_only, batch),
-                    loop.run_in_executor(None, writer.hash_only, batch),
-                )
-                written += batch_size
+                await dispatch(batch, batch_size)
                 batch, batch_size = [], 0
-        await wait_pending()
         if batch:
-            written += batch_size
-            await loop.run_in_executor(None, writer.write_only, batch)
-            writer.hash_only(batch)
-        await loop.run_in_executor(None, writer.flush)
+            await dispatch(batch, batch_size)
+        if hashing is not None:
+            await hashing
+        while writes:
+            await writes.popleft()
     finally:
-        if pending is not None:
-            for future in pending:
-                with contextlib.suppress(Exception):
-                    await future
-    return written
+        for future in [*writes, *([hashing] if hashing is not None else [])]:
+            with contextlib.suppress(Exception):
+                await future
+    writer.extend_to(offset)
+    return offset - start
+
+
+_WRITES_IN_FLIGHT = 2

@@ -44,7 +44,10 @@ class FilesystemBlobWriter:
         self.session = session
         self.algorithm = algorithm
         self.temp_path = store.uploads_dir / session
-        self._file = open(self.temp_path, "ab" if append else "wb")  # noqa: SIM115
+        # Not O_APPEND: positional writes (`write_at`) must land where they say.
+        flags = os.O_RDWR | os.O_CREAT | (0 if append else os.O_TRUNC)
+        self._file = os.fdopen(os.open(self.temp_path, flags, 0o644), "r+b")
+        self._file.seek(0, os.SEEK_END)
         self._size = self._file.tell()
         # A fresh writer hashes inline; a resumed one re-reads the file on commit.
         self._hasher: Any = new_hasher(algorithm) if self._size == 0 else None
@@ -68,10 +71,19 @@ class FilesystemBlobWriter:
             self._hasher.update(data)
         self._size += len(data)
 
-    def write_only(self, chunks: list[bytes]) -> None:
-        """Write without hashing; pair with `hash_only` on another thread to use two cores."""
-        self._file.writelines(chunks)
-        self._size += sum(len(c) for c in chunks)
+    def write_at(self, chunks: list[bytes], offset: int) -> None:
+        """Write without hashing at `offset` (positional, so several batches can be written at
+        once by different threads); pair with `hash_only`, and `extend_to` when all are in."""
+        fd = self._file.fileno()
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while view:
+                done = os.pwrite(fd, view, offset)
+                offset += done
+                view = view[done:]
+
+    def extend_to(self, size: int) -> None:
+        self._size = max(self._size, size)
 
     def hash_only(self, chunks: list[bytes]) -> None:
         if self._hasher is not None:
