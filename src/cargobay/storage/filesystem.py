@@ -20,6 +20,7 @@ from cargobay.storage.base import DigestMismatch, SizeMismatch
 
 _SESSION_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _READ_CHUNK = 4 * 1024 * 1024
+_SYNC_EVERY = 32 * 1024 * 1024
 
 
 def _check_session(session: str) -> str:
@@ -51,6 +52,7 @@ class FilesystemBlobWriter:
         self._size = self._file.tell()
         # A fresh writer hashes inline; a resumed one re-reads the file on commit.
         self._hasher: Any = new_hasher(algorithm) if self._size == 0 else None
+        self._synced_to = self._size
         self._closed = False
 
     @property
@@ -81,6 +83,11 @@ class FilesystemBlobWriter:
                 done = os.pwrite(fd, view, offset)
                 offset += done
                 view = view[done:]
+        if offset - self._synced_to >= _SYNC_EVERY:
+            # Push data to disk while the upload goes on, so the fsync that makes the blob
+            # durable before it is published has little left to do.
+            self._synced_to = offset
+            os.fdatasync(fd)
 
     def extend_to(self, size: int) -> None:
         self._size = max(self._size, size)
