@@ -5,23 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from cargobay.config import load_settings
 from cargobay.server.app import build_hub
 from support.http import Response, request
+from support.pushing import Pushed, basic_auth, digest_of, push_image
 from support.servers import Hub
 
 PASSWORD = "Sup3r-secret"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 def basic(user: str, password: str = PASSWORD) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+    return basic_auth(user, password)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -75,54 +73,4 @@ def granted(token: str) -> list[dict[str, Any]]:
     return access
 
 
-@dataclass
-class Pushed:
-    manifest: bytes
-    digest: str
-    layer_digest: str
-
-
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def push_image(
-    hub: Hub, repository: str, headers: dict[str, str], tag: str = "v1", seed: bytes = b"x"
-) -> Pushed:
-    """Push a one-layer image over the registry API; asserts every step succeeded."""
-    layer = b"layer:" + seed * 100
-    config = json.dumps({"architecture": "amd64", "os": "linux", "seed": seed.decode()}).encode()
-    for blob in (layer, config):
-        answer = request(
-            "POST",
-            f"{hub.base_url}/v2/{repository}/blobs/uploads/?digest={digest_of(blob)}",
-            headers={**headers, "Content-Type": "application/octet-stream"},
-            data=blob,
-        )
-        assert answer.status == 201, (answer.status, answer.body)
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": digest_of(config),
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": digest_of(layer),
-                    "size": len(layer),
-                }
-            ],
-        }
-    ).encode()
-    answer = request(
-        "PUT",
-        f"{hub.base_url}/v2/{repository}/manifests/{tag}",
-        headers={**headers, "Content-Type": OCI_MANIFEST},
-        data=manifest,
-    )
-    assert answer.status == 201, (answer.status, answer.body)
-    return Pushed(manifest, digest_of(manifest), digest_of(layer))
+__all__ = ["Pushed", "digest_of", "push_image"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -17,6 +16,7 @@ from cargobay.registry.accounts import Actor
 from cargobay.server.app import Hub as HubServices
 from cargobay.server.app import build_hub
 from support.http import request
+from support.pushing import push_image as push_one_layer
 from support.servers import Hub
 
 T = TypeVar("T")
@@ -99,48 +99,9 @@ def names(body: Any) -> list[str]:
     return [r["name"] for r in body["results"]]
 
 
-def digest_of(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def push_image(hub: Hub, repository: str, headers: dict[str, str], tag: str = "v1") -> str:
     """Push a one-layer image over the registry API; returns the manifest digest."""
-    layer = b"layer:" + repository.encode() * 20
-    config = json.dumps({"architecture": "amd64", "os": "linux", "repository": repository}).encode()
-    for blob in (layer, config):
-        answer = request(
-            "POST",
-            f"{hub.base_url}/v2/{repository}/blobs/uploads/?digest={digest_of(blob)}",
-            headers={**headers, "Content-Type": "application/octet-stream"},
-            data=blob,
-        )
-        assert answer.status == 201, (answer.status, answer.body)
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": digest_of(config),
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": digest_of(layer),
-                    "size": len(layer),
-                }
-            ],
-        }
-    ).encode()
-    answer = request(
-        "PUT",
-        f"{hub.base_url}/v2/{repository}/manifests/{tag}",
-        headers={**headers, "Content-Type": OCI_MANIFEST},
-        data=manifest,
-    )
-    assert answer.status == 201, (answer.status, answer.body)
-    return digest_of(manifest)
+    return push_one_layer(hub, repository, headers, tag, seed=repository.encode()).digest
 
 
 def push_token(hub: Hub, user: str, *repositories: str) -> dict[str, str]:
