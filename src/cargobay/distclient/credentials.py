@@ -147,6 +147,11 @@ def _from_docker_doc(doc: dict[str, Any], domain: str, *, allow_helpers: bool) -
         store = doc.get("credsStore")
         if isinstance(store, str) and store:
             return run_helper(store, key)
+    return find_in_auths(doc, key)
+
+
+def find_in_auths(doc: dict[str, Any], key: str) -> Credentials | None:
+    """The `auths` entry for `key`, or for a legacy key naming the same host (`https://host/v1/`)."""
     auths = doc.get("auths")
     if not isinstance(auths, dict):
         return None

@@ -36,9 +36,9 @@ from cargobay.distclient.credentials import (
     IDENTITY_TOKEN_USERNAME,
     Credentials,
     CredentialsError,
-    _decode_entry,
     convert_to_hostname,
     docker_config_path,
+    find_in_auths,
     run_helper,
 )
 
@@ -252,15 +252,7 @@ def get(key: str, path: Path | None = None) -> Credentials | None:
     try:
         if helper:
             return run_helper(helper, key)
-        auths = doc.get("auths")
-        if not isinstance(auths, dict):
-            return None
-        if key in auths:
-            return _decode_entry(auths[key])
-        wanted = convert_to_hostname(key)
-        for candidate, entry in auths.items():
-            if convert_to_hostname(str(candidate)) == wanted:
-                return _decode_entry(entry)
+        return find_in_auths(doc, key)
     except CredentialsError as exc:
         raise CredstoreError(str(exc)) from None
     return None
