@@ -172,3 +172,12 @@ def test_passwords_are_hashed_with_argon2() -> None:
     assert not verify_password(stored, "wrong")
     assert not verify_password(None, "correct horse")
     assert not verify_password("not a hash", "x")
+
+
+def test_a_key_rotated_in_by_another_process_signs_at_once(issuer: TokenIssuer) -> None:
+    old_kid = issuer.keys.signing.kid
+    time.sleep(0.01)
+    KeyRing(issuer.keys.directory).rotate()  # as `cargobay admin keys rotate` does
+    token, _, _ = issuer.issue("alice", [PULL])
+    assert jwt.get_unverified_header(token)["kid"] != old_kid
+    assert issuer.verify(token).subject == "alice"

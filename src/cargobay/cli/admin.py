@@ -263,6 +263,6 @@ def keys_rotate(data_dir: Path | None, config_file: Path | None, database_url: s
     kid = key_id(ring.signing.public)
     older = len(list(ring.directory.glob("*.pem"))) - 1
     click.echo(
-        f"New signing key {kid} ({path.name}): a running hub signs with it from its next start; "
+        f"New signing key {kid} ({path.name}): a running hub signs with it from now on; "
         f"{older} older key(s) still verify"
     )

@@ -63,13 +63,14 @@ class KeyRing:
         self.directory = directory
         self._keys: dict[str, SigningKey] = {}
         self._signing: SigningKey | None = None
-        self._last_reload = 0.0
+        self._seen_mtime = -1
 
     def load(self, *, create: bool = True) -> KeyRing:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         paths = sorted(self.directory.glob("*.pem"), key=lambda p: (p.stat().st_mtime, p.name))
         if not paths and create:
             paths = [self.rotate()]
+        self._seen_mtime = self.directory.stat().st_mtime_ns
         self._keys.clear()
         for path in paths:
             private = serialization.load_pem_private_key(path.read_bytes(), password=None)
@@ -98,6 +99,8 @@ class KeyRing:
 
     @property
     def signing(self) -> SigningKey:
+        """The newest key, including one rotated in by another process since this one loaded."""
+        self._reload_if_changed()
         if self._signing is None:
             raise RuntimeError("key ring not loaded")
         return self._signing
@@ -106,13 +109,18 @@ class KeyRing:
         return self._keys.get(kid)
 
     def reload_for(self, kid: str) -> SigningKey | None:
-        """Pick up keys rotated in by another process; at most once every few seconds."""
-        now = time.monotonic()
-        if now - self._last_reload < 5.0:
-            return None
-        self._last_reload = now
-        self.load(create=False)
+        """A key this process has not loaded yet (rotated in by another process), if any."""
+        self._reload_if_changed()
         return self._keys.get(kid)
+
+    def _reload_if_changed(self) -> None:
+        """Re-read the key directory when a key was added (one stat() to find out)."""
+        try:
+            changed = self.directory.stat().st_mtime_ns != self._seen_mtime
+        except OSError:
+            return
+        if changed:
+            self.load(create=False)
 
 
 class TokenIssuer:
