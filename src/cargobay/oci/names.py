@@ -31,11 +31,5 @@ def is_valid_repository(name: str) -> bool:
     return len(name) <= REPOSITORY_MAX_LENGTH and bool(REPOSITORY_RE.fullmatch(name))
 
 
-def validate_tag(tag: str) -> str:
-    if not TAG_RE.fullmatch(tag):
-        raise InvalidName(f"invalid tag format: {tag[:140]!r}")
-    return tag
-
-
 def is_valid_tag(tag: str) -> bool:
     return bool(TAG_RE.fullmatch(tag))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -206,7 +205,3 @@ class OciLayoutDestination:
 
     async def close(self) -> None:
         return None
-
-
-def layout_exists(path: str | os.PathLike[str]) -> bool:
-    return (Path(path) / "index.json").is_file()
