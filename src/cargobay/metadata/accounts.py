@@ -19,6 +19,7 @@ from cargobay.metadata.schema import (
     memberships,
     repositories,
     retired_names,
+    web_sessions,
 )
 
 
@@ -38,7 +39,7 @@ class AccountRow:
     credentials_changed_at: float = 0.0
 
 
-def _account_row(row: Any) -> AccountRow:
+def account_row(row: Any) -> AccountRow:
     """Raw drivers return SQLite booleans as integers."""
     values = list(row)
     values[5] = bool(values[5])
@@ -130,7 +131,7 @@ class AccountStore:
         else:
             async with self.engines.reader.connect() as conn:
                 found = (await conn.execute(self._account_statement, {"name": name})).first()
-        return None if found is None else _account_row(found)
+        return None if found is None else account_row(found)
 
     async def account_by_email(self, email: str) -> AccountRow | None:
         async with self.engines.reader.connect() as conn:
@@ -148,6 +149,9 @@ class AccountStore:
                 .where(accounts.c.id == account_id)
                 .values(password_hash=password_hash, credentials_changed_at=int(time.time()))
             )
+            # A new password ends every web session of the account (the web site opens a new
+            # one for whoever changed it).
+            await conn.execute(delete(web_sessions).where(web_sessions.c.account_id == account_id))
 
     async def set_admin(self, account_id: int, is_admin: bool) -> None:
         async with self.engines.writer.begin() as conn:

@@ -164,6 +164,19 @@ access_tokens = Table(
 )
 Index("ix_access_tokens_account", access_tokens.c.account_id)
 
+# Web site log-ins: the cookie holds a random id, the database only its hash. A password change
+# or an account's deletion ends them all.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+)
+Index("ix_web_sessions_account", web_sessions.c.account_id)
+
 # Failed logins per key ("user:NAME" or "addr:IP") in the current window, for rate limiting.
 login_failures = Table(
     "login_failures",

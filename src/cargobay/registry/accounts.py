@@ -47,6 +47,10 @@ class NotAllowed(AccountError):
     """The actor lacks the role, or a personal access token tried account administration."""
 
 
+class RegistrationClosed(NotAllowed):
+    """Sign-up is turned off (`open_registration: false`); administrators create accounts."""
+
+
 class InvalidCredentials(ValueError):
     pass
 
@@ -131,6 +135,12 @@ class AccountService:
             return await self.store.create_account(username, "user", email, password_hash, is_admin)
         except Conflict:
             raise AccountConflict("this username is taken", "username") from None
+
+    async def register(self, username: str, email: str, password: str) -> AccountRow:
+        """Self-service sign-up (API and web site): only while registration is open."""
+        if not self.open_registration:
+            raise RegistrationClosed("registration is closed; ask an administrator for an account")
+        return await self.sign_up(username, email, password)
 
     async def change_password(self, actor: Actor, old_password: str, new_password: str) -> None:
         account = await self._own_account(actor)

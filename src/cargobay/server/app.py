@@ -24,6 +24,7 @@ from cargobay.server.http import registry_errors
 from cargobay.server.search_endpoint import SearchEndpoint
 from cargobay.server.token_endpoint import TokenEndpoint
 from cargobay.server.v2 import V2Api
+from cargobay.server.web import add_web_routes
 from cargobay.storage.filesystem import FilesystemBlobStore
 
 SERVICE_KEY = web.AppKey("service", RegistryService)
@@ -101,6 +102,7 @@ def create_app(settings: Settings) -> web.Application:
     V2Api(hub.registry, guard, pulls).add_routes(app)
     SearchEndpoint(hub.search, auth).add_routes(app)
     add_api_routes(app, hub)
+    add_web_routes(app, hub)  # last: it ends with the catch-all 404 page
 
     async def _close(_app: web.Application) -> None:
         await hub.close()

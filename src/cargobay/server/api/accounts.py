@@ -35,8 +35,6 @@ class AccountsApi:
         app.router.add_put("/user/password", self.change_password)
 
     async def sign_up(self, request: web.Request) -> web.Response:
-        if not self.accounts.open_registration:
-            raise ApiError(403, "registration is closed; ask an administrator for an account")
         body = await json_body(request)
         username = string_field(body, "username")
         email = string_field(body, "email")
@@ -44,7 +42,7 @@ class AccountsApi:
         # Only these three fields count: anything else in the body (is_admin, role, ...) is
         # ignored, so self-registration can never create an administrator (CVE-2019-16097).
         try:
-            account = await self.accounts.sign_up(username, email, password)
+            account = await self.accounts.register(username, email, password)
         except AccountError as exc:
             raise from_account_error(exc) from None
         return web.json_response(user_json(account, private=True), status=201)
