@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import and_, case, delete, false, func, literal, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +25,12 @@ SMALL_MATCH_SET = 1000  # up to this many matches are ranked in one query
 SMALL_BAND = 500  # a band of a larger ranking up to this size is sorted, beyond it walked
 COUNT_CAP = 2500  # search totals, and so paging, stop here: 100 pages of 25 (counting costs)
 _FLUSH_BATCH = 500  # repositories per UPDATE when adding pull counts
+MAX_MIN_STARS = 2**31 - 1  # star_count is a 32-bit integer: a larger minimum matches nothing anyway
+
+# "relevance": tiers of name match, official first, then popularity; the others ignore the tiers:
+# "stars": stars, pulls, name; "pulls": pulls, stars, name; "updated": last push (newest first), name.
+SearchSort = Literal["relevance", "stars", "pulls", "updated"]
+SEARCH_SORTS: tuple[SearchSort, ...] = ("relevance", "stars", "pulls", "updated")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +39,7 @@ class SearchRow:
     description: str
     star_count: int
     pull_count: int
+    last_pushed_at: float  # unix time of the last push (search finds only pushed repositories)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +83,15 @@ _SEARCH_COLUMNS = (
     repositories.c.description,
     repositories.c.star_count,
     repositories.c.pull_count,
+    repositories.c.last_pushed_at,
 )
 _POPULARITY = (repositories.c.star_count.desc(), repositories.c.pull_count.desc(), repositories.c.name)
+# The orders of the other sorts, each matching an index of `repositories` (metadata/schema.py).
+_ORDERS: dict[str, tuple[Any, ...]] = {
+    "stars": _POPULARITY,
+    "pulls": (repositories.c.pull_count.desc(), repositories.c.star_count.desc(), repositories.c.name),
+    "updated": (repositories.c.last_pushed_at.desc(), repositories.c.name),
+}
 _IS_OFFICIAL = func.substr(repositories.c.name, 1, len(OFFICIAL_PREFIX)) == OFFICIAL_PREFIX
 _OFFICIAL_LAST = case((_IS_OFFICIAL, 0), else_=1)
 
@@ -105,6 +119,10 @@ _REPOSITORY_COLUMNS = (
 )
 
 
+def _search_row(row: Any) -> SearchRow:
+    return SearchRow(row[0], row[1], int(row[2]), int(row[3]), float(row[4]))
+
+
 def visible_to(namespaces: Sequence[str] | None) -> ColumnElement[bool]:
     """Public repositories, plus private ones in `namespaces` (None: every repository)."""
     if namespaces is None:
@@ -130,39 +148,49 @@ class CatalogueStore:
         *,
         limit: int,
         offset: int,
+        official_only: bool = False,
+        min_stars: int = 0,
+        sort: SearchSort = "relevance",
     ) -> SearchPage:
         """Repositories (ever pushed, visible to `namespaces`) where every word occurs in the
         name or description; `query` is the words joined by single spaces, in lower case.
+        `official_only` keeps official images (`library/NAME`, no further `/`), `min_stars`
+        those with at least that many stars; no words: every such repository.
 
-        Order: exact name (`library/` implied, or the part after the namespace) > name or that
-        part starting with the query > the rest; within each, official images first, then
-        stars, pulls and name. A query with no word holding 3 letters or digits in a row (which
-        trigram indexes cannot look up) finds names or name parts starting with it.
+        "relevance" order: exact name (`library/` implied, or the part after the namespace) >
+        name or that part starting with the query > the rest; within each, official images
+        first, then stars, pulls and name. A query with no word holding 3 letters or digits in a
+        row (which trigram indexes cannot look up) finds names or name parts starting with it.
+        Other sorts: see SearchSort.
 
         Up to SMALL_MATCH_SET matches are ranked in one query. Beyond that the ranking is read
         band by band (exact; official prefix; prefix; official; the rest), each band either
         sorted (when small) or read by walking the popularity index (when large, so matches are
         dense and the walk stops soon), so no request sorts a large share of the catalogue.
-        `total` stops counting at COUNT_CAP.
+        The other sorts sort the matches when fewer than COUNT_CAP, and otherwise walk their
+        own index. Official images are few: they are always sorted. `total` stops counting at
+        COUNT_CAP.
         """
+        if sort not in SEARCH_SORTS:
+            raise ValueError(f"unknown sort {sort!r}")
         words = list(words)
         base = [repositories.c.last_pushed_at.is_not(None), visible_to(namespaces)]
+        if min_stars > 0:
+            base.append(repositories.c.star_count >= min(min_stars, MAX_MIN_STARS))
         single = len(words) == 1
         async with self.engines.reader.connect() as conn:
             for statement in self._search.session_setup:
                 await conn.exec_driver_sql(statement)
+            if official_only:
+                return await self._official(conn, query, words, base, sort, limit, offset)
+            if sort != "relevance":
+                return await self._in_order(conn, query, words, base, _ORDERS[sort], limit, offset)
             if words and not any(indexable(w) for w in words):
                 total = await self._count(conn, repositories, [*base, self._anchored(query)], COUNT_CAP)
                 bands = self._anchored_bands(query, base)
             else:
                 if words:
-                    source, match = self._search.indexed_match(words)
-                    probe = select(repositories.c.id).select_from(source).where(*base, *match)
-                    for statement in self._search.probe_setup:
-                        await conn.exec_driver_sql(statement)
-                    found = [r[0] for r in await conn.execute(probe.limit(COUNT_CAP))]
-                    for statement in self._search.probe_reset:
-                        await conn.exec_driver_sql(statement)
+                    found = await self._probe(conn, words, base)
                     total = len(found)
                     if total <= SMALL_MATCH_SET:  # rank the few found, without the index again
                         chosen = [repositories.c.id.in_(found)] if found else [false()]
@@ -173,6 +201,84 @@ class CatalogueStore:
                 bands = self._anchored_bands(query, base) if single else []
                 bands += self._word_bands(query, words, base, anchored=single)
             rows = [] if offset >= total else await self._read_bands(conn, bands, limit, offset)
+        return SearchPage(total, rows)
+
+    async def _probe(self, conn: AsyncConnection, words: list[str], base: list[Any]) -> list[int]:
+        """Ids of up to COUNT_CAP repositories matching the words, found through the text index
+        (at least one word must be `indexable`)."""
+        source, match = self._search.indexed_match(words)
+        probe = select(repositories.c.id).select_from(source).where(*base, *match)
+        for statement in self._search.probe_setup:
+            await conn.exec_driver_sql(statement)
+        found = [r[0] for r in await conn.execute(probe.limit(COUNT_CAP))]
+        for statement in self._search.probe_reset:
+            await conn.exec_driver_sql(statement)
+        return found
+
+    def _rowwise(self, query: str, words: list[str]) -> list[ColumnElement[bool]]:
+        """The words' match, tested on each row (no index)."""
+        if not words:
+            return []
+        if not any(indexable(w) for w in words):
+            return [self._anchored_rowwise(query)]
+        return self._search.rowwise_match(words)
+
+    def _official_only(self) -> ColumnElement[bool]:
+        """`library/NAME` with no further `/` (an index range on the name, then a row check)."""
+        return and_(self._official_range(), self._search.position(self._search.repo_part, "/") == 0)
+
+    async def _official(
+        self,
+        conn: AsyncConnection,
+        query: str,
+        words: list[str],
+        base: list[Any],
+        sort: SearchSort,
+        limit: int,
+        offset: int,
+    ) -> SearchPage:
+        """Official images only: few (an index range on `library/`), so matched row by row and
+        sorted."""
+        conditions = [*base, self._official_only(), *self._rowwise(query, words)]
+        total = await self._count(conn, repositories, conditions, COUNT_CAP)
+        if offset >= total:
+            return SearchPage(total, [])
+        if sort == "relevance":
+            rows = await self._ranked(conn, query, repositories, conditions, limit, offset)
+        else:
+            rows = await self._ordered(conn, conditions, _ORDERS[sort], limit, offset)
+        return SearchPage(total, rows)
+
+    async def _in_order(
+        self,
+        conn: AsyncConnection,
+        query: str,
+        words: list[str],
+        base: list[Any],
+        order: tuple[Any, ...],
+        limit: int,
+        offset: int,
+    ) -> SearchPage:
+        """Matches in `order` (stars, pulls or last push): sorted when fewer than COUNT_CAP
+        (they are all known), otherwise read by walking the order's index (matches are then
+        dense enough for the walk to fill a page soon)."""
+        if not words:
+            total = await self._count(conn, repositories, base, COUNT_CAP)
+            if offset >= total:
+                return SearchPage(total, [])
+            return SearchPage(total, await self._ordered(conn, base, order, limit, offset))
+        if any(indexable(w) for w in words):
+            found = await self._probe(conn, words, base)
+        else:
+            anchored = select(repositories.c.id).where(*base, self._anchored(query)).limit(COUNT_CAP)
+            found = [r[0] for r in await conn.execute(anchored)]
+        total = len(found)
+        if offset >= total:
+            return SearchPage(total, [])
+        if total < COUNT_CAP:
+            rows = await self._ordered(conn, [repositories.c.id.in_(found)], order, limit, offset)
+        else:
+            rows = await self._ordered(conn, [*base, *self._rowwise(query, words)], order, limit, offset)
         return SearchPage(total, rows)
 
     def _exact(self, query: str) -> ColumnElement[bool]:
@@ -278,7 +384,7 @@ class CatalogueStore:
             .limit(limit)
             .offset(offset)
         )
-        return [SearchRow(r[0], r[1], int(r[2]), int(r[3])) for r in await conn.execute(statement)]
+        return [_search_row(r) for r in await conn.execute(statement)]
 
     async def _sorted(
         self, conn: AsyncConnection, conditions: list[Any], limit: int, offset: int
@@ -290,16 +396,19 @@ class CatalogueStore:
             .limit(limit)
             .offset(offset)
         )
-        return [SearchRow(r[0], r[1], int(r[2]), int(r[3])) for r in await conn.execute(statement)]
+        return [_search_row(r) for r in await conn.execute(statement)]
 
     async def _popular(
         self, conn: AsyncConnection, conditions: list[Any], limit: int, offset: int
     ) -> list[SearchRow]:
         """In popularity order, row by row along its index (conditions must not offer another)."""
-        statement = (
-            select(*_SEARCH_COLUMNS).where(*conditions).order_by(*_POPULARITY).limit(limit).offset(offset)
-        )
-        return [SearchRow(r[0], r[1], int(r[2]), int(r[3])) for r in await conn.execute(statement)]
+        return await self._ordered(conn, conditions, _POPULARITY, limit, offset)
+
+    async def _ordered(
+        self, conn: AsyncConnection, conditions: list[Any], order: tuple[Any, ...], limit: int, offset: int
+    ) -> list[SearchRow]:
+        statement = select(*_SEARCH_COLUMNS).where(*conditions).order_by(*order).limit(limit).offset(offset)
+        return [_search_row(r) for r in await conn.execute(statement)]
 
     # -- pulls ----------------------------------------------------------------------------
 

@@ -51,6 +51,14 @@ Index(
     repositories.c.pull_count.desc(),
     repositories.c.name,
 )
+# The other orders search and the home page list in: most pulled; most recently pushed.
+Index(
+    "ix_repositories_pulls",
+    repositories.c.pull_count.desc(),
+    repositories.c.star_count.desc(),
+    repositories.c.name,
+)
+Index("ix_repositories_updated", repositories.c.last_pushed_at.desc(), repositories.c.name)
 
 blobs = Table(
     "blobs",

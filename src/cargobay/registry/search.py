@@ -13,7 +13,10 @@ What a query means (the SQL lives in `metadata/catalogue.py`):
 - private repositories show only to those who may see them; a hub without access control
   (`auth: none`) shows everything, as its catalog does;
 - totals stop counting at 2,500 (COUNT_CAP), so at most 2,500 results can be paged through:
-  counting every match of a common word is what costs most, and nobody reads page 101.
+  counting every match of a common word is what costs most, and nobody reads page 101;
+- for the web site: `official_only` (`library/NAME`, no further `/`) and `min_stars` filter in
+  every order; `sort` "stars", "pulls" or "updated" replaces the ranking (see SearchSort); the
+  empty query lists every visible repository (the home page's listings).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ import unicodedata
 from dataclasses import dataclass
 
 from cargobay.metadata.catalogue import OFFICIAL_PREFIX, CatalogueStore
+from cargobay.metadata.catalogue import SEARCH_SORTS as SEARCH_SORTS
+from cargobay.metadata.catalogue import SearchSort as SearchSort
 from cargobay.registry.access import AccessPolicy
 from cargobay.registry.accounts import Actor
 
@@ -42,12 +47,17 @@ class SearchError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
+    """One repository found. `last_pushed_at` is unix time (seconds since the epoch, a float),
+    as everywhere in the catalogue; search finds only pushed repositories, so it is never None.
+    It is not part of the v1 JSON (`SearchResults.to_json`)."""
+
     name: str  # as docker search shows it: `nginx` for `library/nginx`
     repository: str  # the full repository name
     description: str
     star_count: int
     pull_count: int
     is_official: bool
+    last_pushed_at: float  # unix time of the last push
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,18 +131,47 @@ class SearchService:
         self.policy = policy
 
     async def search(
-        self, actor: Actor | None, query: str, *, page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
+        self,
+        actor: Actor | None,
+        query: str,
+        *,
+        page: int = 1,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        official_only: bool = False,
+        min_stars: int = 0,
+        sort: SearchSort = "relevance",
     ) -> SearchResults:
+        """A page of the repositories `actor` may see that match `query` (empty: all of them).
+
+        sort: "relevance" (the ranking above), "stars" (stars, pulls, name), "pulls" (pulls,
+        stars, name) or "updated" (last push, newest first, then name); `official_only` and
+        `min_stars` (star_count >= min_stars) apply in every order. SearchError names the bad
+        parameter: "n" (page_size), "page", "sort" or "min_stars".
+        """
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise SearchError(f"n must be between 1 and {MAX_PAGE_SIZE}", "n")
         if page < 1:
             raise SearchError("page must be at least 1", "page")
+        if sort not in SEARCH_SORTS:
+            raise SearchError(
+                f"sort must be one of {', '.join(SEARCH_SORTS)}, not {str(sort)[:40]!r}", "sort"
+            )
+        if isinstance(min_stars, bool) or not isinstance(min_stars, int) or min_stars < 0:
+            raise SearchError(
+                f"min_stars must be a whole number of at least 0, not {min_stars!r}", "min_stars"
+            )
         normalised, words = normalise_query(query)
         namespaces = None if self.policy is None else await self.policy.visible_namespaces(actor)
         found = await self.catalogue.search(
-            normalised, words, namespaces, limit=page_size, offset=(page - 1) * page_size
+            normalised,
+            words,
+            namespaces,
+            limit=page_size,
+            offset=(page - 1) * page_size,
+            official_only=official_only,
+            min_stars=min_stars,
+            sort=sort,
         )
-        found_total, rows = found.total, found.rows
         results = [
             SearchResult(
                 display_name(row.name),
@@ -141,7 +180,8 @@ class SearchService:
                 row.star_count,
                 row.pull_count,
                 row.name.startswith(OFFICIAL_PREFIX),
+                row.last_pushed_at,
             )
-            for row in rows
+            for row in found.rows
         ]
-        return SearchResults(query, page, page_size, found_total, results)
+        return SearchResults(query, page, page_size, found.total, results)
