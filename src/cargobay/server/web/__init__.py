@@ -13,9 +13,14 @@ from cargobay.metadata.hub_listing import HubListingStore
 from cargobay.metadata.web_sessions import WebSessionStore
 from cargobay.registry.hub_repositories import HubRepositories
 from cargobay.registry.web_sessions import WebSessions
+from cargobay.server.web.account_settings import AccountSettingsPages
 from cargobay.server.web.home import HomePage
 from cargobay.server.web.login import LoginPages
+from cargobay.server.web.namespace import NamespacePage
 from cargobay.server.web.not_found import add_not_found_route
+from cargobay.server.web.orgs import OrgPages
+from cargobay.server.web.repository import RepositoryPages
+from cargobay.server.web.repository_settings import RepositorySettingsPages
 from cargobay.server.web.search import SearchPage
 from cargobay.server.web.site import Site, template_environment
 from cargobay.server.web.static_files import static_routes
@@ -46,6 +51,16 @@ def add_web_routes(app: web.Application, hub: Hub) -> None:
     """Register the pages; call last, after every API route (it adds the catch-all 404 page)."""
     site = build_site(hub)
     static_routes(app)
-    for pages in (HomePage(site), SearchPage(site), LoginPages(site)):
+    for pages in (
+        HomePage(site),
+        SearchPage(site),
+        LoginPages(site),
+        # before RepositoryPages: `/r/{namespace}/{repo:.+}` would swallow the settings paths
+        RepositorySettingsPages(site),
+        RepositoryPages(site),
+        NamespacePage(site),
+        AccountSettingsPages(site),
+        OrgPages(site),
+    ):
         pages.add_routes(app)
     add_not_found_route(app, site)

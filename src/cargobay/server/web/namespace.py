@@ -1,0 +1,15 @@
+"""`/u/{namespace}`: a user's or an organisation's repositories."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cargobay.server.web.site import Site
+
+
+class NamespacePage:
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    def add_routes(self, app: web.Application) -> None:
+        """Not written yet."""

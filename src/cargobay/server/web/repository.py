@@ -1,0 +1,15 @@
+"""`/r/{namespace}/{repo}` and `/_/{name}`: a repository's page; star and unstar."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cargobay.server.web.site import Site
+
+
+class RepositoryPages:
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    def add_routes(self, app: web.Application) -> None:
+        """Not written yet."""

@@ -1,0 +1,15 @@
+"""`/r/{namespace}/{repo}/settings`: descriptions, visibility, deleting tags and the repository."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cargobay.server.web.site import Site
+
+
+class RepositorySettingsPages:
+    def __init__(self, site: Site) -> None:
+        self.site = site
+
+    def add_routes(self, app: web.Application) -> None:
+        """Not written yet."""
