@@ -1,5 +1,5 @@
 """The hub's repository pages as operations: a namespace's repositories, a repository's tags,
-deleting a tag or a whole repository.
+its settings (visibility, descriptions), deleting a tag or a whole repository.
 
 Rules (the same as the registry's, see `registry/access.py`):
 - a private repository the caller may not see is `RepositoryNotFound`, exactly like a missing
@@ -8,7 +8,10 @@ Rules (the same as the registry's, see `registry/access.py`):
   organisation's owners, admins, and a personal access token with the delete scope;
 - deleting a repository removes its tags, manifests, blob links, uploads and stars; the blobs
   stay until garbage collection, as after the registry's own deletes;
-- when the hub runs with deletion disabled, neither delete is allowed.
+- when the hub runs with deletion disabled, neither delete is allowed;
+- changing the visibility needs the "delete" action too; changing the descriptions needs
+  ownership of the namespace and, for a personal access token, at least the read-write scope
+  (`CatalogueService`'s `can_edit`).
 """
 
 from __future__ import annotations
@@ -17,13 +20,21 @@ import asyncio
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from cargobay.metadata.catalogue import RepositoryRow
+from cargobay.metadata.catalogue import CatalogueStore, RepositoryRow
 from cargobay.metadata.hub_listing import HubListingStore, Ordering
 from cargobay.metadata.store import MetadataStore
 from cargobay.oci.names import InvalidName, is_valid_tag, validate_repository
 from cargobay.registry.access import Access, AccessPolicy
 from cargobay.registry.accounts import Actor
-from cargobay.registry.catalogue import CatalogueError, NotAllowed, NotSignedIn, RepositoryNotFound
+from cargobay.registry.catalogue import (
+    CatalogueError,
+    CatalogueService,
+    NotAllowed,
+    NotSignedIn,
+    RepositoryNotFound,
+    check_description,
+    check_full_description,
+)
 from cargobay.registry.service import RegistryService
 from cargobay.registry.tag_images import ConfigPlatforms, TagDetails, TagImages
 
@@ -52,11 +63,15 @@ class HubRepositories:
         metadata: MetadataStore,
         registry: RegistryService,
         policy: AccessPolicy,
+        catalogue: CatalogueService | None = None,
     ) -> None:
+        """`catalogue`: the hub's CatalogueService (`Hub.catalogue`), for the description rules;
+        None builds an equivalent one on the same database and policy."""
         self.listing = listing
         self.metadata = metadata
         self.registry = registry
         self.policy = policy
+        self.catalogue = catalogue or CatalogueService(CatalogueStore(metadata.engines), policy)
         self.images = TagImages(listing, ConfigPlatforms(registry.blobs))
 
     async def access(self, actor: Actor | None, name: str) -> Access:
@@ -105,6 +120,41 @@ class HubRepositories:
         if row is None:
             raise TagNotFound("tag not found", "tag")
         return (await self.images.describe(name, [row]))[0]
+
+    async def update_settings(
+        self,
+        actor: Actor | None,
+        name: str,
+        *,
+        private: bool | None = None,
+        description: str | None = None,
+        full_description: str | None = None,
+    ) -> None:
+        """Change the visibility and/or the descriptions (None leaves a setting as it is).
+
+        Checked in this order, nothing changed until all pass: NotSignedIn (anonymous);
+        RepositoryNotFound (missing, or hidden from the caller); CatalogueError with `field`
+        "description" or "full_description" (too long, not one line, NUL); NotAllowed when
+        `private` is given without the "delete" action, or a description without `can_edit`.
+        Then the descriptions are written, then the visibility. Nothing given: only the checks.
+        """
+        if actor is None:
+            raise NotSignedIn("sign in to change a repository's settings")
+        access = await self.access(actor, name)
+        if description is not None:
+            check_description(description)
+        if full_description is not None:
+            check_full_description(full_description)
+        if private is not None and "delete" not in access.actions:
+            raise NotAllowed("only owners of the namespace can change a repository's settings")
+        if description is not None or full_description is not None:
+            if not (await self.catalogue.info(actor, name)).can_edit:
+                raise NotAllowed("only owners of the namespace can change a repository's descriptions")
+            await self.catalogue.set_descriptions(
+                actor, name, description=description, full_description=full_description
+            )
+        if private is not None and not await self.metadata.set_repository_private(name, private):
+            raise RepositoryNotFound("repository not found", "repository")
 
     async def _deletable(self, actor: Actor | None, name: str, what: str) -> None:
         if actor is None:

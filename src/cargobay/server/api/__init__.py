@@ -37,7 +37,7 @@ def create_api_app(hub: Hub) -> web.Application:
     OrgsApi(hub.accounts, auth).add_routes(api)
     TokensApi(hub.accounts, auth).add_routes(api)
     repositories = HubRepositories(
-        HubListingStore(hub.metadata.engines), hub.metadata, hub.registry, hub.policy
+        HubListingStore(hub.metadata.engines), hub.metadata, hub.registry, hub.policy, hub.catalogue
     )
     public_url = hub.settings.public_url
     # Tag and star routes first: the repository routes' `{repo:.+}` would match their paths.

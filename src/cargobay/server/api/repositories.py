@@ -15,7 +15,7 @@ from aiohttp import web
 from cargobay.metadata.store import MetadataStore
 from cargobay.registry.access import Access
 from cargobay.registry.accounts import Actor
-from cargobay.registry.catalogue import CatalogueService, check_description, check_full_description
+from cargobay.registry.catalogue import CatalogueService
 from cargobay.registry.hub_repositories import HubRepositories
 from cargobay.server.api.errors import ApiError, bool_field, json_body, path_param, string_field
 from cargobay.server.api.pagination import ordering, page_body, page_request
@@ -94,7 +94,8 @@ class RepositoriesApi:
 
     async def patch(self, request: web.Request) -> web.Response:
         """`is_private` needs the "delete" action (owners, admins; a token with the delete scope);
-        the descriptions need ownership too, and a token of at least the read-write scope."""
+        the descriptions need ownership too, and a token of at least the read-write scope (the
+        rules live in `HubRepositories.update_settings`)."""
         actor = await self.auth.required(request)
         name = repository_name(request)
         with catalogue_errors():
@@ -106,21 +107,9 @@ class RepositoriesApi:
         if private is None and description is None and full_description is None:
             raise ApiError(400, "send is_private, description or full_description")
         with catalogue_errors():
-            if description is not None:
-                check_description(description)
-            if full_description is not None:
-                check_full_description(full_description)
-        if private is not None and "delete" not in access.actions:
-            raise ApiError(403, "only owners of the namespace can change a repository's settings")
-        if description is not None or full_description is not None:
-            with catalogue_errors():
-                if not (await self.catalogue.info(actor, name)).can_edit:
-                    raise ApiError(403, "only owners of the namespace can change a repository's descriptions")
-                await self.catalogue.set_descriptions(
-                    actor, name, description=description, full_description=full_description
-                )
-        if private is not None and not await self.metadata.set_repository_private(name, private):
-            raise ApiError(404, REPOSITORY_NOT_FOUND)
+            await self.repositories.update_settings(
+                actor, name, private=private, description=description, full_description=full_description
+            )
         return web.json_response(await self._detail(actor, name, access))
 
     async def delete(self, request: web.Request) -> web.Response:
