@@ -36,7 +36,7 @@ def build_site(hub: Hub) -> Site:
         sessions=WebSessions(hub.accounts, WebSessionStore(hub.metadata.engines)),
         catalogue=hub.catalogue,
         repositories=HubRepositories(
-            HubListingStore(hub.metadata.engines), hub.metadata, hub.registry, hub.policy
+            HubListingStore(hub.metadata.engines), hub.metadata, hub.registry, hub.policy, hub.catalogue
         ),
         search=hub.search,
         public_url=settings.public_url,
