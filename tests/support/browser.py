@@ -65,10 +65,22 @@ async def save_screenshot(page: Page, name: str) -> Path:
     return path
 
 
+def failure_stem(test_id: str) -> str:
+    return "failed-" + file_stem(test_id)
+
+
+def clear_failure(test_id: str) -> None:
+    """Remove what an earlier failed run of the test left, so the folder shows the last run."""
+    folder = artefacts_dir()
+    stem = failure_stem(test_id)
+    for suffix in (".png", ".html", ".console.txt", ".error.txt"):
+        (folder / f"{stem}{suffix}").unlink(missing_ok=True)
+
+
 async def save_failure(page: Page, test_id: str, console: list[str]) -> list[Path]:
     """After a failed test: ``failed-<test>.png`` (full page), ``.html`` (the DOM as it is now)
     and ``.console.txt`` (console messages and page errors), as far as the page still answers."""
-    stem = "failed-" + file_stem(test_id)
+    stem = failure_stem(test_id)
     folder = artefacts_dir()
     written: list[Path] = []
     if console:

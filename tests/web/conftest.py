@@ -39,6 +39,7 @@ from support.browser import (
     LAUNCH_ARGS,
     VIEWPORT,
     WebUser,
+    clear_failure,
     save_failure,
     save_screenshot,
     sign_up_async,
@@ -135,6 +136,7 @@ async def context(browser: Browser, web_url: str) -> AsyncIterator[BrowserContex
 @pytest.fixture
 async def page(context: BrowserContext, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
     """A page of the test's context; on failure its screenshot, HTML and console are saved."""
+    clear_failure(request.node.nodeid)
     opened = await context.new_page()
     console: list[str] = []
     _record_console(opened, console)
@@ -161,6 +163,7 @@ async def new_page(
     yield make
     failed = _failed(request)
     for number, (made, fresh, console) in enumerate(opened, start=2):
+        clear_failure(f"{request.node.nodeid}-page{number}")
         if failed:
             await save_failure(fresh, f"{request.node.nodeid}-page{number}", console)
         await made.close()
