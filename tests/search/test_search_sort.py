@@ -182,7 +182,7 @@ def test_many_matches_walk_the_indexes_in_the_same_order(search_hub: Hub) -> Non
     count = COUNT_CAP + 300
     assert count > SMALL_MATCH_SET
     entries = [
-        (f"herd{i % 5}/quokka-{i:05d}", (i * 7919) % 500, (i * 104729) % 4, PUSHED + (i * 31) % 1000)
+        (f"herd{i % 5}/bilby-{i:05d}", (i * 7919) % 500, (i * 104729) % 4, PUSHED + (i * 31) % 1000)
         for i in range(count)
     ]
     load(search_hub, *(NewRepository(n, pull_count=p, last_pushed_at=t) for n, p, _, t in entries))
@@ -195,17 +195,17 @@ def test_many_matches_walk_the_indexes_in_the_same_order(search_hub: Hub) -> Non
     for order, key in keys.items():
         ranked = [e[0] for e in sorted(entries, key=key)]
         for page in (1, 2, 25):
-            found = find(search_hub, "quokka", sort=order, page=page, page_size=100)
+            found = find(search_hub, "bilby", sort=order, page=page, page_size=100)
             assert found.num_results == COUNT_CAP
             assert repositories(found) == ranked[(page - 1) * 100 : page * 100], (order, page)
         # a filter that leaves fewer than COUNT_CAP: every match is known and sorted
         few = [e for e in entries if e[2] >= 2]
         assert SMALL_MATCH_SET < len(few) < COUNT_CAP
-        found = find(search_hub, "quokka", sort=order, min_stars=2, page=2, page_size=100)
+        found = find(search_hub, "bilby", sort=order, min_stars=2, page=2, page_size=100)
         assert found.num_results == len(few)
         assert repositories(found) == [e[0] for e in sorted(few, key=key)][100:200]
     # relevance with min_stars through the bands: the prefix tier, by stars, pulls and name
-    relevance = find(search_hub, "quokka", min_stars=2, page_size=100)
+    relevance = find(search_hub, "bilby", min_stars=2, page_size=100)
     assert all(r.star_count >= 2 for r in relevance.results)
     stars_first = sorted(relevance.results, key=lambda r: (-r.star_count, -r.pull_count, r.repository))
     assert relevance.results == stars_first
