@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
@@ -12,7 +13,7 @@ from aiohttp import web
 from cargobay.registry.accounts import AccountNotFound
 from cargobay.registry.catalogue import NotSignedIn, RepositoryNotFound
 from cargobay.registry.hub_repositories import TagNotFound
-from cargobay.server.web.site import Site
+from cargobay.server.web.site import STARTED_KEY, Site
 from cargobay.server.web.visitor import VISITOR_KEY, CsrfRejected, Visitor, identify
 
 log = logging.getLogger("cargobay.web")
@@ -41,6 +42,7 @@ def redirect(location: str) -> web.HTTPSeeOther:
 
 def page(site: Site, handler: PageHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def run(request: web.Request) -> web.StreamResponse:
+        request[STARTED_KEY] = time.perf_counter()
         visitor = await identify(request, site.sessions if site.accounts_enabled else None)
         request[VISITOR_KEY] = visitor
         try:

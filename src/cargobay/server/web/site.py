@@ -23,6 +23,22 @@ from cargobay.registry.web_sessions import WebSessions
 from cargobay.server.web.formatting import FILTERS
 from cargobay.server.web.visitor import VISITOR_KEY, Visitor
 
+STARTED_KEY = "cargobay.page_started"
+
+
+# Defence in depth behind escaping and README sanitising: no inline or foreign scripts, no
+# plugins, no framing; README images may come from any https address.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",  # pages can show private repositories and token secrets
+}
+
 
 @dataclass
 class Site:
@@ -50,7 +66,7 @@ class Site:
     def render(
         self, request: web.Request, template: str, *, status: int = 200, **context: Any
     ) -> web.Response:
-        started = time.perf_counter()
+        started = request.get(STARTED_KEY, time.perf_counter())
         visitor: Visitor | None = request.get(VISITOR_KEY)
         body = self.templates.get_template(template).render(
             request=request,
@@ -59,9 +75,11 @@ class Site:
             csrf_token=visitor.csrf_token if visitor else "",
             **context,
         )
-        response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+        response = web.Response(
+            text=body, status=status, content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS
+        )
         elapsed = (time.perf_counter() - started) * 1000
-        response.headers["Server-Timing"] = f"render;dur={elapsed:.1f}"
+        response.headers["Server-Timing"] = f"page;dur={elapsed:.1f}"  # handler and rendering
         if visitor is not None:
             visitor.apply_cookies(response, secure=self.secure_cookies)
         return response
