@@ -248,3 +248,58 @@ def test_an_open_hub_serves_the_same_pages_to_everyone(hub: ServerProcess) -> No
     assert [t["digest"] for t in tags["results"]] == [pushed.digest]
     assert api.call("DELETE", f"/api/repositories/{namespace}/app").status == 401
     assert api.call("PUT", f"/api/repositories/{namespace}/app/star").status == 401
+
+
+def test_visibility_settings_and_the_refusals_of_patch(api: Api, api_hub: Hub) -> None:
+    """PATCH is a thin adapter over HubRepositories.update_settings: the same statuses, messages
+    and order of checks (hidden, then bad input, then permission), nothing half-applied."""
+    owner, other = api.sign_up(pat=True), api.sign_up(pat=True)
+    name = f"{owner.name}/settings"
+    push(api, api_hub, owner, name)
+    url = f"/api/repositories/{name}/"
+
+    hidden = ok(api.call("PATCH", url, {"is_private": True}, auth=owner.auth))
+    assert hidden["is_private"] is True
+    assert api.call("GET", url, auth=other.auth).status == 404
+    refused = api.call("PATCH", url, {"is_private": False}, auth=other.auth)
+    assert (refused.status, error(refused)) == (404, {"message": "repository not found"})
+    assert ok(api.call("GET", url, auth=owner.auth))["is_private"] is True
+
+    # the delete scope may change the visibility, and both settings at once
+    both = ok(api.call("PATCH", url, {"is_private": False, "description": "Open again"}, auth=owner.auth))
+    assert (both["is_private"], both["description"]) == (False, "Open again")
+    assert ok(api.call("GET", url))["is_private"] is False
+
+    settings = api.call("PATCH", url, {"is_private": True}, auth=other.auth)
+    assert (settings.status, error(settings)) == (
+        403,
+        {"message": "only owners of the namespace can change a repository's settings"},
+    )
+    descriptions = api.call("PATCH", url, {"full_description": "# mine"}, auth=other.auth)
+    assert (descriptions.status, error(descriptions)) == (
+        403,
+        {"message": "only owners of the namespace can change a repository's descriptions"},
+    )
+    # bad input is reported before the missing permission
+    too_long = api.call("PATCH", url, {"is_private": True, "description": "x" * 101}, auth=other.auth)
+    assert too_long.status == 400 and error(too_long)["field"] == "description"
+    nul = api.call("PATCH", url, {"full_description": "a\x00b"}, auth=owner.auth)
+    assert nul.status == 400 and error(nul)["field"] == "full_description"
+    not_bool = api.call("PATCH", url, {"is_private": "yes"}, auth=owner.auth)
+    assert not_bool.status == 400 and error(not_bool)["field"] == "is_private"
+    # a refused visibility change leaves the descriptions alone too
+    assert api.call("PATCH", url, {"is_private": True, "description": "half"}, auth=other.auth).status == 403
+    after = ok(api.call("GET", url))
+    assert (after["is_private"], after["description"], after["full_description"]) == (False, "Open again", "")
+    anonymous = api.call("PATCH", url, {"is_private": True})
+    assert anonymous.status == 401
+
+    # an organisation's owners may change the visibility, its members may not
+    org = unique_name("org")
+    ok(api.call("POST", "/api/orgs", {"name": org}, auth=owner.password_auth), 201)
+    ok(api.call("PUT", f"/api/orgs/{org}/members/{other.name}", {"role": "member"}, auth=owner.password_auth))
+    tool = f"/api/repositories/{org}/tool/"
+    push(api, api_hub, other, f"{org}/tool")
+    assert api.call("PATCH", tool, {"is_private": True}, auth=other.auth).status == 403
+    assert ok(api.call("PATCH", tool, {"is_private": True}, auth=owner.auth))["is_private"] is True
+    assert ok(api.call("GET", tool, auth=other.auth))["is_private"] is True  # members still see it
