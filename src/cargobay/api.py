@@ -297,7 +297,14 @@ async def _pull_one(
         except OSError:
             return None
 
-    src = RegistrySource(client, ref, max_concurrency=config.max_concurrent_downloads, manifest_cache=cached)
+    before = local.get_reference(ref)
+    src = RegistrySource(
+        client,
+        ref,
+        max_concurrency=config.max_concurrent_downloads,
+        manifest_cache=cached,
+        head_first=before is not None,
+    )
     with _errors(ref, pulling=True):
         await src.get_manifest()  # docker announces the pull once the manifest is known
     tag_or_digest = ref.tag if ref.digest is None and ref.tag else str(ref.digest)
@@ -305,7 +312,6 @@ async def _pull_one(
     with _errors(ref, pulling=True):
         resolved = await resolve(src, platform=wanted, all_platforms=False)
     source_top = resolved[0]
-    before = local.get_reference(ref)
     dst = LocalStoreDestination(local, ref)
     progress: Callable[[ProgressEvent], None] = _LayerProgress(emit, PULL_WORDS, "Pull complete")
     if all(_has_image(local, image) for image in resolved[2]):

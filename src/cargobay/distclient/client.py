@@ -18,8 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
+# isort: off
+import cargobay.distclient.lazytls  # noqa: F401  (first: aiohttp then builds its TLS contexts lazily)
 import aiohttp
 
+# isort: on
 from cargobay.distclient.auth import Challenge, TokenCache, merge_scopes, parse_challenges, repository_scope
 from cargobay.distclient.config import ClientConfig, split_host_port, ssl_context
 from cargobay.distclient.credentials import Credentials, lookup
@@ -36,6 +39,14 @@ from cargobay.oci.errors import ParsedError
 READ_CHUNK = 1024 * 1024
 DEFAULT_UPLOAD_CHUNK = 16 * 1024 * 1024
 _NO_CREDENTIALS = Credentials()
+
+# What a broken transfer raises (the connection dropped, the body ended early, a timeout).
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    aiohttp.ClientPayloadError,
+    aiohttp.ClientConnectionError,
+    ConnectionError,
+    TimeoutError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +137,9 @@ class RegistryClient:
         self._credentials: Credentials | None = None
         self._credentials_loaded = False
         self._endpoints = self.config.endpoints(domain, for_push=for_push)
-        self._ssl = ssl_context(domain)
-        self._ssl_for_base: ssl.SSLContext | bool = self._ssl
+        # TLS settings for requests to the chosen endpoint; set by the ping. The verifying
+        # context (system CAs + certs.d) is built only when an https URL needs it.
+        self._ssl_for_base: ssl.SSLContext | bool = True
         self._base: str | None = None
         self._is_mirror = False
         self._challenge: Challenge | None = None
@@ -171,6 +183,14 @@ class RegistryClient:
             self._credentials_loaded = True
         return self._credentials or _NO_CREDENTIALS
 
+    def _tls(self, url: str, verify: bool = True) -> ssl.SSLContext | bool:
+        """aiohttp's `ssl=` for `url`: the registry's verifying context for https, else nothing."""
+        if not verify:
+            return False
+        if url.startswith("https:"):
+            return ssl_context(self.domain)
+        return True  # plain HTTP: no context needed (a redirect to https gets aiohttp's default)
+
     # -- endpoint and ping -------------------------------------------------------------------
     async def ping(self) -> None:
         """`GET /v2/` on each endpoint in turn (mirrors first); keep the first that answers."""
@@ -185,7 +205,7 @@ class RegistryClient:
         for endpoint in self._endpoints:
             base, is_mirror = endpoint.base, endpoint.mirror
             url = f"{base}/v2/"
-            verify: ssl.SSLContext | bool = self._ssl if endpoint.verify else False
+            verify = self._tls(base, endpoint.verify)
             try:
                 async with self.session.get(url, allow_redirects=True, ssl=verify) as resp:
                     await resp.read()
@@ -198,8 +218,7 @@ class RegistryClient:
                 last = _connection_error("GET", url, exc)
                 continue
             self._base, self._is_mirror = base, is_mirror
-            if not endpoint.verify:
-                self._ssl_for_base = False
+            self._ssl_for_base = verify
             return
         assert last is not None
         raise last
@@ -266,7 +285,7 @@ class RegistryClient:
                     "client_id": "cargobay",
                     "scope": " ".join(scopes),
                 }
-                request = self.session.post(realm, data=form, ssl=self._ssl)
+                request = self.session.post(realm, data=form, ssl=self._tls(realm))
             else:
                 params: list[tuple[str, str]] = []
                 if challenge.service:
@@ -278,7 +297,9 @@ class RegistryClient:
                     pair = f"{creds.username}:{creds.password}".encode()
                     headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
                 sep = "&" if "?" in realm else "?"
-                request = self.session.get(f"{realm}{sep}{urlencode(params)}", headers=headers, ssl=self._ssl)
+                request = self.session.get(
+                    f"{realm}{sep}{urlencode(params)}", headers=headers, ssl=self._tls(realm)
+                )
             async with request as resp:
                 body = await resp.read()
                 status = resp.status
@@ -529,32 +550,41 @@ class BlobUpload:
         self.repository = repository
         self.location = location
         self.scopes = scopes
-        self._buffer = bytearray()
+        # Bytes not sent yet, as written (joined once, when sent: no copy per write).
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self._sent = 0
         self._queue: asyncio.Queue[bytes | None] | None = None
         self._stream: asyncio.Task[None] | None = None
 
     @property
     def size(self) -> int:
-        return self._sent + len(self._buffer)
+        return self._sent + self._pending_size
+
+    def _take(self) -> list[bytes]:
+        pending, self._pending, self._pending_size = self._pending, [], 0
+        return pending
 
     async def write(self, data: bytes | memoryview) -> None:
         if self._stream is not None:
             await self._feed(bytes(data))
             return
-        self._buffer += data
+        self._pending.append(bytes(data))
+        self._pending_size += len(data)
         chunk = self.client.upload_chunk_size
-        if len(self._buffer) < chunk:
+        if self._pending_size < chunk:
             return
         if self.client.upload_mode == "stream":
             self._start_stream()
-            pending = bytes(self._buffer)
-            self._buffer.clear()
-            await self._feed(pending)
+            for item in self._take():
+                await self._feed(item)
             return
-        while len(self._buffer) >= chunk:
-            await self._patch(bytes(self._buffer[:chunk]))
-            del self._buffer[:chunk]
+        buffered = b"".join(self._take())
+        while len(buffered) >= chunk:
+            await self._patch(buffered[:chunk])
+            buffered = buffered[chunk:]
+        if buffered:
+            self._pending, self._pending_size = [buffered], len(buffered)
 
     # -- streamed PATCH
     def _start_stream(self) -> None:
@@ -609,8 +639,7 @@ class BlobUpload:
         self._sent += len(data)
 
     async def commit(self, digest: Digest) -> None:
-        data = bytes(self._buffer)
-        self._buffer.clear()
+        data = b"".join(self._take())
         if self._stream is not None:
             if data:
                 await self._feed(data)
@@ -636,7 +665,7 @@ class BlobUpload:
             pass
 
     async def cancel(self) -> None:
-        self._buffer.clear()
+        self._take()
         if self._stream is not None:
             self._stream.cancel()
             await asyncio.gather(self._stream, return_exceptions=True)
@@ -680,7 +709,9 @@ async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
 def new_session(config: ClientConfig | None = None, **kwargs: Any) -> aiohttp.ClientSession:
     config = config or ClientConfig.load()
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300)
-    connector = aiohttp.TCPConnector(limit=32, ssl=ssl.create_default_context())
+    # Requests pass their own `ssl=` (see RegistryClient._tls); the connector's default is
+    # aiohttp's verifying context, whose CA store loads on first use (cargobay.distclient.lazytls).
+    connector = aiohttp.TCPConnector(limit=32)
     return aiohttp.ClientSession(
         timeout=timeout,
         connector=connector,
@@ -691,6 +722,7 @@ def new_session(config: ClientConfig | None = None, **kwargs: Any) -> aiohttp.Cl
 
 
 __all__ = [
+    "TRANSIENT_ERRORS",
     "BlobStream",
     "BlobUpload",
     "ManifestInfo",

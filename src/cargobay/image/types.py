@@ -60,6 +60,9 @@ class BlobSink(Protocol):
 
     offset: int
     # Optional attribute `verifies: bool`: True when commit() checks size and digest itself.
+    # Optional attribute `checked_remotely: bool`: True when the receiver (a registry) refuses
+    # bytes that do not match the digest; the engine then skips its own hash for sources whose
+    # blobs are known good (`ImageSource.blobs_verified`, optional, e.g. the local store).
 
     async def write(self, data: bytes) -> None: ...
 

@@ -176,8 +176,12 @@ async def open_store_sink(
     Two pulls of one layer never write the same session file at once: the second waits, then
     finds the blob stored (`sink.present`) and downloads nothing.
     """
-    lock_path = store.uploads_dir / f"{session_name(descriptor, prefix)}.lock"
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    # Creating files and taking the lock are blocking file-system calls (a millisecond or more
+    # each while other blobs are being synced): they run on a worker thread, not the event loop.
+    sink = await asyncio.to_thread(_try_open_store_sink, store, descriptor, prefix)
+    if isinstance(sink, StoreBlobSink):
+        return sink
+    fd = sink
     try:
         while True:
             try:
@@ -185,8 +189,29 @@ async def open_store_sink(
                 break
             except BlockingIOError:
                 await asyncio.sleep(0.05)
+        return await asyncio.to_thread(StoreBlobSink, store, descriptor, prefix, fd)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _try_open_store_sink(
+    store: FilesystemBlobStore, descriptor: Descriptor, prefix: str
+) -> StoreBlobSink | int:
+    """The sink when the lock is free now; else the open lock file descriptor, to wait on."""
+    lock_path = store.uploads_dir / f"{session_name(descriptor, prefix)}.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
         return StoreBlobSink(store, descriptor, prefix, lock_fd=fd)
     except BaseException:
+        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
         raise
 

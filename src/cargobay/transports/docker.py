@@ -5,21 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-import aiohttp
-
-from cargobay.distclient.client import BlobStream, BlobUpload, RegistryClient
+from cargobay.distclient.client import TRANSIENT_ERRORS, BlobStream, BlobUpload, RegistryClient
 from cargobay.distclient.errors import ClientError, DistributionError, RegistryUnreachable
 from cargobay.image.types import BlobReader, Manifest, TransientTransferError
 from cargobay.oci.digest import Digest, digest_bytes
 from cargobay.oci.manifest import Descriptor
 from cargobay.oci.reference import Reference
-
-_TRANSIENT = (
-    aiohttp.ClientPayloadError,
-    aiohttp.ClientConnectionError,
-    ConnectionError,
-    TimeoutError,
-)
 
 
 class _RegistryBlobReader:
@@ -31,7 +22,7 @@ class _RegistryBlobReader:
         try:
             async for chunk in self.stream.chunks():
                 yield chunk
-        except _TRANSIENT as exc:
+        except TRANSIENT_ERRORS as exc:
             raise TransientTransferError(f"read blob: {exc or exc.__class__.__name__}") from None
 
 
@@ -45,6 +36,7 @@ class RegistrySource:
         max_concurrency: int = 3,
         *,
         manifest_cache: Callable[[Digest], bytes | None] | None = None,
+        head_first: bool = True,
     ) -> None:
         self.client = client
         self.reference = reference
@@ -55,6 +47,9 @@ class RegistrySource:
         # Manifests already held locally (verified by digest): a tag is then checked with a HEAD,
         # which Docker Hub does not count against the pull rate limit, instead of a GET.
         self.manifest_cache = manifest_cache
+        # False when the tag is not known locally: its manifest is then almost surely not held,
+        # and the HEAD would be one more round trip before the GET.
+        self.head_first = head_first
         self._top: Manifest | None = None
 
     def _cached(self, digest: Digest, media_type: str | None = None) -> Manifest | None:
@@ -83,7 +78,7 @@ class RegistrySource:
                 cached = self._cached(self.reference.digest)
                 if cached is not None:
                     return cached
-            else:
+            elif self.head_first:
                 info = await self.client.head_manifest(self.reference.path, self.reference.identifier)
                 if info is not None and info.digest is not None:
                     cached = self._cached(info.digest)
@@ -123,6 +118,7 @@ class RegistrySink:
 
     offset = 0
     verifies = False  # the engine hashes the stream (the registry checks `?digest=` too)
+    checked_remotely = True  # the registry refuses a body that does not match `?digest=`
 
     def __init__(self, client: RegistryClient, repository: str) -> None:
         self.client = client

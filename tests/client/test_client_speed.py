@@ -1,0 +1,362 @@
+"""What makes `cargobay pull`/`push` fast, checked for correctness: TLS contexts built only when
+used (and still verifying), no HEAD before the GET of a tag pulled for the first time, no client
+hash of blobs the local store verified when a registry checks them again, uploads sent as written."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import subprocess
+import sys
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from cargobay.image.copy import copy_image
+from cargobay.image.types import BlobVerificationError, Manifest
+from cargobay.oci.digest import Digest, digest_bytes
+from cargobay.oci.manifest import Descriptor
+
+pytestmark = pytest.mark.timeout(120)
+
+
+# --------------------------------------------------------------------------- deferred CA loading
+
+
+def _write_certs(directory: Path) -> tuple[Path, Path, Path]:
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cargobay lazytls test CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    ca_path, cert_path, key_path = directory / "ca.crt", directory / "server.crt", directory / "server.key"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return ca_path, cert_path, key_path
+
+
+_LAZYTLS_PROBE = textwrap.dedent(
+    """
+    import asyncio, http.server, json, ssl, sys, threading
+
+    import cargobay.distclient.client  # imports aiohttp through cargobay.distclient.lazytls
+    import aiohttp, aiohttp.connector as connector
+    from cargobay.distclient.lazytls import DeferredCAContext
+
+    cert, key = sys.argv[1], sys.argv[2]
+    out = {
+        "deferred": [type(c) is DeferredCAContext for c in
+                     (connector._SSL_CONTEXT_VERIFIED, connector._SSL_CONTEXT_UNVERIFIED)],
+        "ca_before": connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"],
+        "restored": "set_default_verify_paths" not in vars(ssl.SSLContext)
+                    and ssl.create_default_context.__module__ == "ssl",
+        "other_contexts_load_now": ssl.create_default_context().cert_store_stats()["x509_ca"] > 0,
+    }
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers()
+            self.wfile.write(b"ok")
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/"
+
+    async def get(**kwargs):
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.get(url, **kwargs) as resp:
+                    return f"{resp.status} {await resp.text()}"
+        except aiohttp.ClientConnectorCertificateError:
+            return "certificate error"
+
+    out["default"] = asyncio.run(get())  # aiohttp's verifying context: loads the CAs, then verifies
+    out["unverified"] = asyncio.run(get(ssl=False))
+    out["ca_after"] = connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"]
+    server.shutdown()
+    print(json.dumps(out))
+    """
+)
+
+
+def _probe(tmp_path: Path, ca_file: Path) -> dict[str, Any]:
+    import json
+    import os
+
+    _, cert, key = _write_certs(tmp_path)
+    env = {**os.environ, "SSL_CERT_FILE": str(ca_file)}
+    env.pop("SSL_CERT_DIR", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", _LAZYTLS_PROBE, str(cert), str(key)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def test_aiohttp_tls_contexts_load_their_cas_on_first_use_and_verify(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.crt"
+    _write_certs(tmp_path)  # the CA the probe's server certificate is signed by (written again there)
+    result = _probe(tmp_path, ca)
+    assert result["deferred"] == [True, True]
+    assert result["ca_before"] == 0  # nothing loaded by the import
+    assert result["restored"] and result["other_contexts_load_now"]
+    assert result["default"] == "200 ok"  # verified against SSL_CERT_FILE, loaded on first use
+    assert result["unverified"] == "200 ok"
+    assert result["ca_after"] >= 1
+
+
+def test_deferred_context_still_refuses_an_unknown_ca(tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    unrelated_ca, _, _ = _write_certs(other)  # a CA that did not sign the server's certificate
+    result = _probe(tmp_path, unrelated_ca)
+    assert result["default"] == "certificate error"
+    assert result["unverified"] == "200 ok"
+
+
+def test_plain_http_registry_builds_no_tls_context() -> None:
+    code = textwrap.dedent(
+        """
+        import asyncio, ssl
+        calls = []
+        real = ssl.SSLContext.__new__
+        def counting(cls, *args, **kwargs):
+            calls.append(cls.__name__)
+            return real(cls, *args, **kwargs)
+        import cargobay.distclient.client as client
+        ssl.SSLContext.__new__ = counting
+
+        async def main():
+            async with client.RegistryClient("127.0.0.1:9") as c:
+                assert c._tls("http://127.0.0.1:9/v2/") is True
+                c.session  # the connection pool
+                try:
+                    await c.ping()  # nothing listens on port 9: the connection is refused
+                except client.RegistryUnreachable:
+                    pass
+
+        asyncio.run(main())
+        print(len(calls))
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "0"
+
+
+# --------------------------------------------------------------------------- pull requests
+
+
+def test_first_pull_of_a_tag_gets_the_manifest_without_a_head(
+    cb: Any, seed: Callable[..., Any], make_proxy: Callable[..., Any]
+) -> None:
+    seeded = seed(layers=1)
+    proxy = make_proxy()
+    ref = f"{proxy.url}/{seeded.repository}:{seeded.tag}"
+    cb.run("pull", ref, check=True)
+    manifest_requests = [(m, p) for m, p, _ in proxy.requests if "/manifests/" in p]
+    assert manifest_requests == [("GET", f"/v2/{seeded.repository}/manifests/{seeded.tag}")]
+
+
+# --------------------------------------------------------------------------- engine hashing
+
+
+class _Source:
+    description = "test source"
+    max_concurrency = 2
+
+    def __init__(self, blobs: dict[Digest, bytes], manifest: Manifest, verified: bool) -> None:
+        self.blobs = blobs
+        self.manifest = manifest
+        self.blobs_verified = verified
+
+    async def get_manifest(self, digest: Digest | None = None) -> Manifest:
+        return self.manifest
+
+    def open_blob(self, descriptor: Descriptor, offset: int = 0) -> Any:
+        data = self.blobs[descriptor.digest]
+
+        class Reader:
+            def __init__(self) -> None:
+                self.offset = 0
+
+            async def chunks(self) -> AsyncIterator[bytes]:
+                yield data
+
+        @asynccontextmanager
+        async def opened() -> AsyncIterator[Reader]:
+            yield Reader()
+
+        return opened()
+
+    async def close(self) -> None:
+        return None
+
+
+class _Sink:
+    offset = 0
+    verifies = False
+
+    def __init__(self, dest: _Destination) -> None:
+        self.dest = dest
+        self.checked_remotely = dest.checked_remotely
+
+    async def write(self, data: bytes) -> None:
+        self.dest.written.append(data)
+
+    async def commit(self, descriptor: Descriptor) -> None:
+        self.dest.committed.append(descriptor.digest)
+
+    async def abort(self, keep_partial: bool) -> None:
+        return None
+
+
+class _Destination:
+    description = "test destination"
+    max_concurrency = 2
+    registry_domain = None
+    repository = None
+    keeps_index = False
+
+    def __init__(self, checked_remotely: bool) -> None:
+        self.checked_remotely = checked_remotely
+        self.written: list[bytes] = []
+        self.committed: list[Digest] = []
+
+    async def has_blob(self, descriptor: Descriptor) -> bool:
+        return False
+
+    async def mount_blob(self, descriptor: Descriptor, from_repository: str) -> bool:
+        return False
+
+    async def blob_sink(self, descriptor: Descriptor) -> _Sink:
+        return _Sink(self)
+
+    async def put_manifest(self, manifest: Manifest) -> None:
+        return None
+
+    async def commit(self, top: Manifest, selected: Manifest | None = None) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def _image_with_bad_layer() -> tuple[dict[Digest, bytes], Manifest]:
+    import json
+
+    config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+    layer = b"the layer's real bytes"
+    config_digest, layer_digest = digest_bytes(config), digest_bytes(layer)
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": str(config_digest),
+            "size": len(config),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": str(layer_digest),
+                "size": len(layer),
+            }
+        ],
+    }
+    bad = b"the layer's fake bytes"  # same size, other content
+    return {config_digest: config, layer_digest: bad}, Manifest.from_bytes(json.dumps(doc).encode())
+
+
+@pytest.mark.parametrize(
+    ("verified", "checked_remotely", "engine_hashes"),
+    [(True, True, False), (True, False, True), (False, True, True), (False, False, True)],
+)
+def test_engine_hashes_unless_source_verified_and_receiver_checks(
+    verified: bool, checked_remotely: bool, engine_hashes: bool
+) -> None:
+    blobs, manifest = _image_with_bad_layer()
+    dst = _Destination(checked_remotely)
+    run = copy_image(_Source(blobs, manifest, verified), dst, retry_delay=0)  # type: ignore[arg-type]
+    if engine_hashes:
+        with pytest.raises(BlobVerificationError):
+            asyncio.run(run)
+    else:
+        asyncio.run(run)  # the receiver (a registry) is the one that checks `?digest=`
+        assert len(dst.committed) == 2
+
+
+def test_local_store_source_and_registry_sink_declare_it() -> None:
+    from cargobay.transports.docker import RegistrySink
+    from cargobay.transports.local import LocalStoreSource
+    from cargobay.transports.oci_layout import OciLayoutSource
+
+    assert LocalStoreSource.blobs_verified is True
+    assert RegistrySink.checked_remotely is True
+    assert not getattr(OciLayoutSource, "blobs_verified", False)  # files anyone may have edited
+
+
+# --------------------------------------------------------------------------- upload buffering
+
+
+@pytest.mark.parametrize("mode", ["stream", "chunked"])
+def test_upload_sends_written_pieces_in_order(distribution_url: str, repo_name: str, mode: str) -> None:
+    from cargobay.distclient.client import RegistryClient
+
+    pieces = [bytes([i]) * (300_000 + i) for i in range(7)]  # about 2 MiB in uneven writes
+    data = b"".join(pieces)
+    digest = digest_bytes(data)
+
+    async def main() -> bytes:
+        async with RegistryClient(
+            distribution_url, upload_chunk_size=1024 * 1024, upload_mode=mode
+        ) as client:
+            upload = await client.start_upload(repo_name)
+            assert upload is not None
+            for piece in pieces:
+                await upload.write(memoryview(piece))
+            assert upload.size == len(data)
+            await upload.commit(digest)
+            return await client.read_blob(repo_name, digest)
+
+    assert asyncio.run(main()) == data
