@@ -11,7 +11,7 @@ Fixtures:
   web_url           its base URL, ``http://127.0.0.1:PORT``
   browser           headless Chromium for the session; skips when /usr/bin/chromium is missing
   context           a fresh browser context per test (no cookies shared between tests),
-                    ``base_url=web_url``, default timeout 10 s
+                    ``base_url=web_url``, default timeout 10 s (also for ``expect``)
   page              a page in that context: ``await page.goto("/search?q=x")``
   new_page()        another page in a context of its own (a second visitor, e.g. another user)
   make_user()       ``await make_user()`` → WebUser(username, password, email), signed up
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from support.browser import (
     CHROMIUM,
@@ -53,6 +53,9 @@ WEB_HUB_ENV = {
 }
 
 _CALL_REPORT = pytest.StashKey[pytest.TestReport]()
+
+# `expect(...)` retries for as long as actions and navigations may take (its own default is 5 s)
+expect.set_options(timeout=DEFAULT_TIMEOUT_MS)
 
 
 @pytest.hookimpl(hookwrapper=True)
