@@ -570,6 +570,13 @@ def regbench_rows(report: dict[str, Any]) -> tuple[list[Row], list[Row]]:
     return targets, others
 
 
+def client_sections(client: dict[str, Any]) -> list[dict[str, Any]]:
+    """[{registry, figures}] for each registry measured (older results hold one, at the top)."""
+    if "by_registry" in client:
+        return list(client["by_registry"])
+    return [{"registry": client.get("registry", "?"), "figures": client.get("figures", {})}]
+
+
 def client_rows(client: dict[str, Any]) -> list[Row]:
     rows = []
     for key, figure in client.get("figures", {}).items():
@@ -667,13 +674,20 @@ def print_summary(result: dict[str, Any], markdown: bool = False, out: TextIO = 
                 "verdict",
                 "CPU s",
             ]
-            print_table(
-                f"Issue 3 client timings against the {client.get('registry', '?')} (wall seconds, medians)",
-                head,
-                client_rows(client),
-                markdown,
-                out,
-            )
+            reps = client.get("reps", "?")
+            for section in client_sections(client):
+                print_table(
+                    f"Issue 3 client timings against the {section.get('registry', '?')} "
+                    f"(wall seconds, medians of {reps})",
+                    head,
+                    client_rows(section),
+                    markdown,
+                    out,
+                )
+            if client.get("load_before"):
+                before = ", ".join(f"{x:.1f}" for x in client["load_before"])
+                after = ", ".join(f"{x:.1f}" for x in client.get("load_after", []))
+                print(f"\n  load average before / after the client section: {before} / {after}", file=out)
         for error in client.get("errors", []):
             print(f"  client error: {error}", file=out)
     for error in result.get("errors", []):
@@ -758,22 +772,25 @@ class ToolFailed(Exception):
 
 
 class ClientBench:
-    """Times `cargobay push/pull` against `skopeo copy` on one registry, alternating who goes first.
+    """Times `cargobay push/pull` against `skopeo copy` on one or more registries, interleaved.
 
     Every repetition makes two fresh images of the same shape (so neither tool finds its blobs
-    already in the registry): image S is pushed by skopeo from an OCI layout, image C by
+    already in a registry): image S is pushed by skopeo from an OCI layout, image C by
     `cargobay push` from a local store that was filled beforehand, untimed, by `cargobay pull`
     from a separate staging registry plus `cargobay tag`.  Both tools then pull image S into
-    empty destinations (a new OCI layout, a new $CARGOBAY_HOME).
+    empty destinations (a new OCI layout, a new $CARGOBAY_HOME).  Within a repetition every
+    target registry gets its four timings (push S/C, pull S twice) back to back, and which tool
+    goes first alternates from one repetition to the next, so drift of the machine hits both
+    tools and all registries alike.
     """
 
-    def __init__(self, target: Server, staging: Server, workdir: Path, reps: int) -> None:
-        self.target, self.staging, self.workdir, self.reps = target, staging, workdir, reps
+    def __init__(self, targets: list[Server], staging: Server, workdir: Path, reps: int) -> None:
+        self.targets, self.staging, self.workdir, self.reps = targets, staging, workdir, reps
         self.workdir.mkdir(parents=True, exist_ok=True)
         # private credentials for both tools: docker's config.json (cargobay) and auth.json (skopeo)
         auths = {
             server.hostport: {"auth": base64.b64encode(server.credentials.encode()).decode()}
-            for server in (target, staging)
+            for server in (*targets, staging)
             if server.credentials
         }
         self.docker_config = workdir / "docker-config"
@@ -781,7 +798,8 @@ class ClientBench:
         (self.docker_config / "config.json").write_text(json.dumps({"auths": auths}))
         self.authfile = workdir / "auth.json"
         self.authfile.write_text(json.dumps({"auths": auths}))
-        self.figures: dict[str, dict[str, Any]] = {}
+        # registry name -> figure key -> figure
+        self.figures: dict[str, dict[str, dict[str, Any]]] = {t.name: {} for t in targets}
         self.errors: list[str] = []
 
     def env(self, home: Path | None = None) -> dict[str, str]:
@@ -829,28 +847,29 @@ class ClientBench:
                 return f"`cargobay {command}` is not available yet ({reason[0]})"
         return None
 
-    def record(self, key: str, title: str, tool: str, timed: Timed) -> None:
-        figure = self.figures.setdefault(key, {"title": title})
+    def record(self, registry: str, key: str, title: str, tool: str, timed: Timed) -> None:
+        figure = self.figures[registry].setdefault(key, {"title": title})
         samples = figure.setdefault(tool, {"wall_s": [], "cpu_s": []})
         samples["wall_s"].append(timed.wall)
         samples["cpu_s"].append(timed.cpu)
-        log(f"  [{tool}] {title}: {timed.wall:.2f} s wall, {timed.cpu:.2f} s CPU")
+        log(f"  [{tool} -> {registry}] {title}: {timed.wall:.2f} s wall, {timed.cpu:.2f} s CPU")
 
     def finish(self) -> None:
-        for figure in self.figures.values():
-            for tool in ("cargobay", "skopeo"):
-                if tool in figure:
-                    walls, cpus = figure[tool]["wall_s"], figure[tool]["cpu_s"]
-                    figure[tool].update(
-                        median=statistics.median(walls),
-                        min=min(walls),
-                        max=max(walls),
-                        cpu_s_median=statistics.median(cpus),
+        for figures in self.figures.values():
+            for figure in figures.values():
+                for tool in ("cargobay", "skopeo"):
+                    if tool in figure:
+                        walls, cpus = figure[tool]["wall_s"], figure[tool]["cpu_s"]
+                        figure[tool].update(
+                            median=statistics.median(walls),
+                            min=min(walls),
+                            max=max(walls),
+                            cpu_s_median=statistics.median(cpus),
+                        )
+                if "cargobay" in figure and "skopeo" in figure:
+                    figure["ratio_cargobay_over_skopeo"] = (
+                        figure["cargobay"]["median"] / figure["skopeo"]["median"]
                     )
-            if "cargobay" in figure and "skopeo" in figure:
-                figure["ratio_cargobay_over_skopeo"] = (
-                    figure["cargobay"]["median"] / figure["skopeo"]["median"]
-                )
 
     def shape(self, name: str, layers: int, layer_mib: float) -> None:
         title = f"{layers}x{layer_mib:g} MiB"
@@ -862,64 +881,68 @@ class ClientBench:
             size = write_oci_image(src_s, tag, layers, layer_bytes)
             write_oci_image(src_c, tag, layers, layer_bytes)
             log(f"  rep {rep + 1}/{self.reps}: two {title} images of {size / 1e6:.1f} MB")
-            target = self.target.hostport
-            ref_s = f"{target}/{REPO_PREFIX}/client-skopeo:{tag}"
-            ref_c = f"{target}/{REPO_PREFIX}/client-cargobay:{tag}"
             staged = f"{self.staging.hostport}/{REPO_PREFIX}/client-stage:{tag}"
-            push_home, pull_home = rep_dir / "home-push", rep_dir / "home-pull"
-            # untimed: image C into the local store of cargobay, through the staging registry
+            push_home = rep_dir / "home-push"
+            # untimed: image C into the local store of cargobay, through the staging registry,
+            # tagged for every target (no target holds any of its blobs yet)
             self.run(self.skopeo(f"oci:{src_c}:{tag}", f"docker://{staged}"), self.env(), "staging push")
             self.run(self.cargobay("pull", staged), self.env(push_home), "cargobay pull (staging)")
-            self.run(self.cargobay("tag", staged, ref_c), self.env(push_home), "cargobay tag")
-            # (figure key, title, tool, command, environment)
-            pushes = [
-                (
-                    f"{name}.push",
-                    f"push {title}",
-                    "skopeo",
-                    self.skopeo(f"oci:{src_s}:{tag}", f"docker://{ref_s}"),
-                    self.env(),
-                ),
-                (
-                    f"{name}.push",
-                    f"push {title}",
-                    "cargobay",
-                    self.cargobay("push", ref_c),
-                    self.env(push_home),
-                ),
-            ]
-            pulls = [
-                (
-                    f"{name}.pull",
-                    f"pull {title}",
-                    "skopeo",
-                    self.skopeo(f"docker://{ref_s}", f"oci:{rep_dir / 'pulled-oci'}:{tag}"),
-                    self.env(),
-                ),
-                (
-                    f"{name}.pull",
-                    f"pull {title}",
-                    "cargobay",
-                    self.cargobay("pull", ref_s),
-                    self.env(pull_home),
-                ),
-            ]
-            if rep % 2:  # alternate who goes first, so that drift hits both alike
-                pushes.reverse()
-                pulls.reverse()
-            for key, what, tool, argv, env in pushes + pulls:
-                os.sync()  # write-back of earlier steps should not run during this one
-                try:
-                    self.record(key, what, tool, self.run(argv, env, f"{tool} {what}"))
-                except ToolFailed as exc:
-                    # one tool failing must not hide the other's figure
-                    self.errors.append(str(exc))
-                    log(f"  {exc}")
+            for target in self.targets:
+                ref_c = f"{target.hostport}/{REPO_PREFIX}/client-cargobay:{tag}"
+                self.run(self.cargobay("tag", staged, ref_c), self.env(push_home), "cargobay tag")
+            for target in self.targets if rep % 2 == 0 else list(reversed(self.targets)):
+                self.measure(target, name, title, tag, rep, rep_dir, src_s, push_home)
             shutil.rmtree(rep_dir, ignore_errors=True)
 
+    def measure(
+        self,
+        target: Server,
+        name: str,
+        title: str,
+        tag: str,
+        rep: int,
+        rep_dir: Path,
+        src_s: Path,
+        push_home: Path,
+    ) -> None:
+        host = target.hostport
+        ref_s = f"{host}/{REPO_PREFIX}/client-skopeo:{tag}"
+        ref_c = f"{host}/{REPO_PREFIX}/client-cargobay:{tag}"
+        pull_home = rep_dir / f"home-pull-{target.port}"
+        pulled = rep_dir / f"pulled-oci-{target.port}"
+        # (figure key, title, tool, command, environment)
+        pushes = [
+            (
+                f"{name}.push",
+                f"push {title}",
+                "skopeo",
+                self.skopeo(f"oci:{src_s}:{tag}", f"docker://{ref_s}"),
+                self.env(),
+            ),
+            (f"{name}.push", f"push {title}", "cargobay", self.cargobay("push", ref_c), self.env(push_home)),
+        ]
+        pulls = [
+            (f"{name}.pull", f"pull {title}", "skopeo", self.skopeo(f"docker://{ref_s}", f"oci:{pulled}:{tag}"), self.env()),
+            (f"{name}.pull", f"pull {title}", "cargobay", self.cargobay("pull", ref_s), self.env(pull_home)),
+        ]  # fmt: skip
+        if rep % 2:  # alternate who goes first, so that drift hits both alike
+            pushes.reverse()
+            pulls.reverse()
+        for key, what, tool, argv, env in pushes + pulls:
+            os.sync()  # write-back of earlier steps should not run during this one
+            try:
+                self.record(
+                    target.name, key, what, tool, self.run(argv, env, f"{tool} {what} ({target.name})")
+                )
+            except ToolFailed as exc:
+                # one tool failing must not hide the other's figure
+                self.errors.append(str(exc))
+                log(f"  {exc}")
+
     def run_all(self, shapes: list[tuple[str, int, float]]) -> None:
+        names = " and ".join(t.name for t in self.targets)
         for name, layers, layer_mib in shapes:
-            log(f"== client: {layers} x {layer_mib:g} MiB, cargobay vs skopeo on {self.target.name}")
+            log(f"== client: {layers} x {layer_mib:g} MiB, cargobay vs skopeo on {names}")
             try:
                 self.shape(name, layers, layer_mib)
             except ToolFailed as exc:
@@ -928,24 +951,40 @@ class ClientBench:
         self.finish()
 
 
+def precompile_bytecode() -> str:
+    """Compile cargobay's modules, as installing a wheel does (pip compiles on install).
+
+    With PYTHONDONTWRITEBYTECODE set (this machine sets it globally) an editable checkout is
+    otherwise compiled from source by every `cargobay` command, about 50 ms of start-up that an
+    installed cargobay does not pay.  Stale files are harmless: Python checks the source's mtime.
+    """
+    package = REPO_ROOT / "src" / "cargobay"
+    proc = subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(package)], capture_output=True, text=True
+    )
+    return "compiled" if proc.returncode == 0 else f"compileall failed: {proc.stderr.strip()[-200:]}"
+
+
 def run_client(
-    args: argparse.Namespace, target: Server, workdir: Path, distribution: str | None
+    args: argparse.Namespace, targets: list[Server], workdir: Path, distribution: str | None
 ) -> dict[str, Any]:
     reps = args.client_reps or (1 if args.quick else 3)
-    result: dict[str, Any] = {"registry": target.name, "reps": reps}
-    # A registry of its own for staging, so that the target has none of image C's blobs.
+    result: dict[str, Any] = {"registries": [t.name for t in targets], "reps": reps}
+    # A registry of its own for staging, so that no target has any of image C's blobs.
     staging = (
         distribution_server(distribution, workdir / "staging")
         if distribution
         else hub_server(workdir / "staging", 1, None, args.ready_timeout, "none")
     )
     staging.name = f"staging {staging.name}"
-    bench = ClientBench(target, staging, workdir / "client", reps)
+    bench = ClientBench(targets, staging, workdir / "client", reps)
     reason = bench.missing_commands()
     if reason:
         log(f"== client: skipped: {reason}")
         result["skipped"] = reason
         return result
+    result["bytecode"] = precompile_bytecode()
+    result["load_before"] = os.getloadavg()
     try:
         staging.start()
         shapes = [
@@ -958,7 +997,11 @@ def run_client(
         bench.run_all(shapes)
     finally:
         staging.stop()
-    result["figures"], result["errors"] = bench.figures, bench.errors
+    result["load_after"] = os.getloadavg()
+    result["by_registry"] = [
+        {"registry": name, "figures": figures} for name, figures in bench.figures.items()
+    ]
+    result["errors"] = bench.errors
     return result
 
 
@@ -1010,11 +1053,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     client.add_argument("--client-only", action="store_true", help="only the client timings (no regbench)")
     client.add_argument(
         "--client-registry",
-        choices=("hub", "distribution"),
-        default="hub",
-        help="registry both clients talk to (hub)",
+        choices=("both", "hub", "distribution"),
+        default="both",
+        help="registries both clients talk to: both (the default; the hub alone without distribution), "
+        "hub or distribution",
     )
-    client.add_argument("--client-reps", type=int, help="repetitions (3, 1 with --quick)")
+    client.add_argument(
+        "--client-reps", type=int, help="repetitions (3, 1 with --quick); 5+ on a busy machine"
+    )
     client.add_argument("--client-layers", type=int, default=10, help="layers of the first image (10)")
     client.add_argument("--client-layer-mib", type=float, default=16.0, help="MiB per layer (16)")
     client.add_argument("--client-many-layers", type=int, default=50, help="layers of the second image (50)")
@@ -1033,7 +1079,8 @@ def check_results(result: dict[str, Any]) -> bool:
     if result.get("regbench"):
         rows += regbench_rows(result["regbench"])[0]
     if result.get("client") and not result["client"].get("skipped"):
-        rows += client_rows(result["client"])
+        for section in client_sections(result["client"]):
+            rows += client_rows(section)
     return all(r.verdict != "FAIL" for r in rows)
 
 
@@ -1095,8 +1142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.client:
                 if args.client_registry == "distribution" and dist is None:
                     raise BenchFailure("--client-registry distribution needs the distribution registry")
-                target = dist if args.client_registry == "distribution" and dist else hub
-                result["client"] = run_client(args, target, workdir, args.distribution)
+                targets = {
+                    "hub": [hub],
+                    "distribution": [dist] if dist else [],
+                    "both": [hub, dist] if dist else [hub],
+                }[args.client_registry]
+                result["client"] = run_client(args, targets, workdir, args.distribution)
         except KeyboardInterrupt:
             result["errors"].append("interrupted")
             log("interrupted: stopping the servers")
