@@ -16,7 +16,9 @@ from urllib.parse import urlencode
 import pytest
 from playwright.async_api import Page
 
-from support.browser import WebUser, log_in, sign_up_async
+from cargobay.config import load_settings
+from cargobay.server.app import build_hub
+from support.browser import PASSWORD, WebUser, log_in, sign_up_async, unique_username
 from support.http import Response, request
 from support.pushing import basic_auth, push_image
 from support.servers import Hub, start_hub
@@ -401,6 +403,42 @@ async def test_settings_of_a_missing_repository_are_the_404_page(
             assert NOT_FOUND in answer.text
         answer = await visitor.post(f"/r/{user.username}/nothing-here/settings/delete", {"confirm": "x"})
         assert answer.status == 404
+
+
+async def make_admin(hub: Hub) -> WebUser:
+    """An admin account, made through the hub's own services on its database (no API does it)."""
+    username = unique_username("admin")
+    user = WebUser(username, PASSWORD, f"{username}@example.com")
+    settings = load_settings(None, {"data_dir": hub.data_dir, "database_url": hub.database_url}, environ={})
+    services = build_hub(settings)
+    try:
+        await services.accounts.sign_up(user.username, user.email, user.password, is_admin=True)
+    finally:
+        await services.close()
+    return user
+
+
+async def test_official_images_settings_are_for_admins(
+    web_hub: Hub, make_user: Callable[..., Awaitable[WebUser]]
+) -> None:
+    admin, user = await make_admin(web_hub), await make_user()
+    short = repo_name()
+    name = f"library/{short}"
+    await push(web_hub, admin, name, "v1")
+    async with await logged_in(web_hub.base_url, admin) as visitor:
+        page = await visitor.get(f"/r/{name}/settings")
+        assert page.status == 200
+        assert f'href="/_/{short}"' in page.text  # back to the official image's page
+        assert f"Type {name} to confirm" in page.text
+        answer = await visitor.post(
+            f"/r/{name}/settings/descriptions", {"description": "Official", "full_description": ""}
+        )
+        assert_redirect(answer, f"/r/{name}/settings?saved=descriptions")
+    async with await logged_in(web_hub.base_url, user) as visitor:
+        page = await visitor.get(f"/r/{name}/settings")
+        assert page.status == 403
+        assert "Only the hub&#39;s administrators can change the settings of official images." in page.text
+    assert json.loads((await api_repository(web_hub, name)).body)["description"] == "Official"
 
 
 # --------------------------------------------------------------------------- deletion disabled

@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from cargobay.oci.names import is_valid_tag
-from cargobay.registry.access import Access
+from cargobay.registry.access import OFFICIAL_NAMESPACE, Access
 from cargobay.registry.accounts import Actor
 from cargobay.registry.catalogue import (
     MAX_DESCRIPTION,
@@ -78,7 +78,11 @@ class RepositorySettingsPages:
             ("POST", "/tags/{tag}/delete", self.delete_tag),
         ]
         for method, suffix, handler in routes:
-            app.router.add_route(method, REPOSITORY + suffix, page(self.site, self._guarded(handler)))
+            wrapped = page(self.site, self._guarded(handler))
+            if method == "GET":
+                app.router.add_get(REPOSITORY + suffix, wrapped)
+            else:
+                app.router.add_post(REPOSITORY + suffix, wrapped)
 
     # ------------------------------------------------------------------ refusals
 
@@ -104,12 +108,13 @@ class RepositorySettingsPages:
 
     def _not_owner(self, request: web.Request) -> web.Response:
         name = _name(request)
+        namespace = name.split("/", 1)[0]
+        if namespace == OFFICIAL_NAMESPACE:
+            message = "Only the hub's administrators can change the settings of official images."
+        else:
+            message = f"Only the owners of {namespace} can change the settings of {name}."
         return self.site.render(
-            request,
-            "error.html",
-            status=403,
-            title="Settings are for owners",
-            message=f"Only the owners of {name.split('/', 1)[0]} can change the settings of {name}.",
+            request, "error.html", status=403, title="Settings are for owners", message=message
         )
 
     async def _owned(self, visitor: Visitor, name: str) -> tuple[Actor, Access]:
