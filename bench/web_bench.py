@@ -10,7 +10,8 @@ It:
   2. starts `cargobay serve` (--workers, token auth, open registration) on it and pushes for
      real over the registry API (one Bearer token from /token): 100 tags into `benchuser/webapp`
      (90 single-platform images and 10 two-platform indexes) and 12 tags into `library/nginx`;
-  3. measures each page with --requests sequential GETs over one kept-alive connection from this
+  3. measures each page (where a permanent redirect leads, for `/r/library/nginx`) with
+     --requests sequential GETs over one kept-alive connection from this
      process (aiohttp on loopback), after --warmup unmeasured ones: time until the whole body has
      arrived; prints p50/p99/max per page, the body size, and p50/p99 of every `Server-Timing`
      metric the page sends; then, with --as-user, the same again logged in as benchuser (a
@@ -378,6 +379,17 @@ async def log_in(session: aiohttp.ClientSession, base: str) -> None:
             raise RuntimeError(f"POST /login: {response.status} {(await response.text())[:300]}")
 
 
+async def canonical(session: aiohttp.ClientSession, path: str) -> tuple[str, str]:
+    """The page to measure for `path`: where a permanent redirect to a local path leads (e.g.
+    `/r/library/nginx` → `/_/nginx`), and its label for the report."""
+    async with session.get(path, allow_redirects=False) as response:
+        await response.read()
+        location = response.headers.get("Location", "")
+    if response.status in (301, 308) and location.startswith("/") and not location.startswith("//"):
+        return location, f"{path} → {location}"
+    return path, path
+
+
 async def measure(base: str, paths: list[str], requests: int, warmup: int, as_user: bool) -> list[PageResult]:
     connector = aiohttp.TCPConnector(limit=1)  # one kept-alive connection, requests one at a time
     jar = aiohttp.CookieJar(unsafe=True)  # cookies of 127.0.0.1 (an IP address) too
@@ -385,7 +397,8 @@ async def measure(base: str, paths: list[str], requests: int, warmup: int, as_us
     async with aiohttp.ClientSession(base, connector=connector, cookie_jar=jar) as session:
         if as_user:
             await log_in(session, "")
-        for path in paths:
+        for asked in paths:
+            path, label = await canonical(session, asked)
             times: list[float] = []
             timings: dict[str, list[float]] = defaultdict(list)
             status, size = 0, 0
@@ -401,7 +414,7 @@ async def measure(base: str, paths: list[str], requests: int, warmup: int, as_us
                     times.append(elapsed)
                     for name, value in server_timing(response.headers.get("Server-Timing", "")).items():
                         timings[name].append(value)
-            results.append(PageResult(path, status, size, times, dict(timings)))
+            results.append(PageResult(label, status, size, times, dict(timings)))
     return results
 
 
@@ -410,12 +423,12 @@ def report(label: str, results: list[PageResult]) -> None:
         f"\n{label}: server time per page (ms, time to the whole body on loopback), target p99 < {TARGET_MS:.0f} ms"
     )
     print(
-        f"  {'page':<28}{'status':>7}{'bytes':>9}{'n':>5}{'p50':>8}{'p99':>8}{'max':>8}  Server-Timing p50/p99  verdict"
+        f"  {'page':<34}{'status':>7}{'bytes':>9}{'n':>5}{'p50':>8}{'p99':>8}{'max':>8}  Server-Timing p50/p99  verdict"
     )
     for result in results:
         if not result.times_ms:
             print(
-                f"  {result.path:<28}{result.status:>7}{result.size:>9,}{'-':>5}  not measured (status {result.status})  FAIL"
+                f"  {result.path:<34}{result.status:>7}{result.size:>9,}{'-':>5}  not measured (status {result.status})  FAIL"
             )
             continue
         timing = ", ".join(
@@ -423,7 +436,7 @@ def report(label: str, results: list[PageResult]) -> None:
             for name, values in result.timings.items()
         )
         print(
-            f"  {result.path:<28}{result.status:>7}{result.size:>9,}{len(result.times_ms):>5}"
+            f"  {result.path:<34}{result.status:>7}{result.size:>9,}{len(result.times_ms):>5}"
             f"{statistics.median(result.times_ms):>8.1f}{percentile(result.times_ms, 0.99):>8.1f}"
             f"{max(result.times_ms):>8.1f}  {timing or '-':<21}  {'PASS' if result.passed else 'FAIL'}"
         )

@@ -172,6 +172,10 @@ class AccountService:
             )
         await self.store.delete_account(account.id, account.name)
 
+    async def profile(self, actor: Actor) -> AccountRow:
+        """The actor's own account (name, email, when it joined), e.g. for a settings page."""
+        return await self._own_account(actor)
+
     async def _own_account(self, actor: Actor) -> AccountRow:
         account = await self.store.account_by_name(actor.name)
         if account is None or account.id != actor.account_id:
@@ -286,6 +290,22 @@ class AccountService:
         if org is None or org.kind != "org":
             raise AccountNotFound(f"no such organisation: {org_name}", "org")
         return await self.store.members(org.id)
+
+    async def role_in(self, actor: Actor, org_name: str) -> str | None:
+        """The actor's role in an organisation: "owner", "member", or None (not a member, or no
+        such organisation)."""
+        return await self.store.role_in(org_name, actor.account_id)
+
+    async def members_for(self, actor: Actor, org_name: str) -> list[tuple[str, str]]:
+        """An organisation's members as the actor may see them: members and administrators see
+        the list; to anyone else the organisation does not exist (AccountNotFound)."""
+        if not actor.is_admin and await self.role_in(actor, org_name) is None:
+            raise AccountNotFound(f"no such organisation: {org_name}", "org")
+        return await self.members(org_name)
+
+    async def organisations_of(self, actor: Actor) -> list[str]:
+        """The names of the organisations the actor belongs to, sorted."""
+        return sorted(await self.store.namespaces_of(actor.account_id))
 
     # -- personal access tokens ------------------------------------------------------------
 
