@@ -472,6 +472,7 @@ def main() -> int:
             f"seeded in {time.perf_counter() - started:.1f} s; hub at {base}, {args.workers} workers",
             flush=True,
         )
+        load_before = os.getloadavg()[0]
         results["anonymous"] = asyncio.run(measure(base, pages(), args.requests, args.warmup, False))
         report("anonymous", results["anonymous"])
         if args.as_user:
@@ -481,6 +482,8 @@ def main() -> int:
                 report(f"logged in as {USER}", results["logged in"])
             except RuntimeError as exc:
                 print(f"\nlogged in: skipped ({exc})")
+        load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+        print(f"\n{load} (on {os.cpu_count()} cores; figures from a busy machine are noisy)")
     except Exception:
         log = data_dir / "hub.log"
         if log.exists():
