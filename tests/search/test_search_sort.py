@@ -169,6 +169,16 @@ def test_the_empty_query_lists_everything_visible_in_order(wombats: Hub, order: 
     assert all(r.is_official and "/" not in r.name for r in official.results)
     assert official.num_results == len(official.results)
 
+    # a minimum of stars that leaves few: looked up, then sorted (not walked for)
+    starred = find(wombats, "", sort=order, min_stars=3, page_size=100)
+    assert starred.results == sorted(starred.results, key=key)
+    assert starred.results and all(r.star_count >= 3 for r in starred.results)
+    if starred.num_results <= 100:
+        assert "zoo/wombat" in repositories(starred)
+        assert starred.num_results == len(starred.results)
+    none = find(wombats, "", sort=order, min_stars=10**6)
+    assert (none.num_results, none.results) == (0, [])
+
 
 def test_the_home_page_listings(wombats: Hub) -> None:
     load(wombats, NewRepository("latest/pushed", "the newest of all", last_pushed_at=time.time() + 10**6))

@@ -184,7 +184,11 @@ class CatalogueStore:
             if official_only:
                 return await self._official(conn, query, words, base, sort, limit, offset)
             if sort != "relevance":
-                return await self._in_order(conn, query, words, base, _ORDERS[sort], limit, offset)
+                order = _ORDERS[sort]
+                selective = min_stars > 0
+                return await self._in_order(
+                    conn, query, words, base, order, limit, offset, selective=selective
+                )
             if words and not any(indexable(w) for w in words):
                 total = await self._count(conn, repositories, [*base, self._anchored(query)], COUNT_CAP)
                 bands = self._anchored_bands(query, base)
@@ -258,20 +262,24 @@ class CatalogueStore:
         order: tuple[Any, ...],
         limit: int,
         offset: int,
+        *,
+        selective: bool,
     ) -> SearchPage:
         """Matches in `order` (stars, pulls or last push): sorted when fewer than COUNT_CAP
         (they are all known), otherwise read by walking the order's index (matches are then
-        dense enough for the walk to fill a page soon)."""
-        if not words:
-            total = await self._count(conn, repositories, base, COUNT_CAP)
-            if offset >= total:
-                return SearchPage(total, [])
-            return SearchPage(total, await self._ordered(conn, base, order, limit, offset))
-        if any(indexable(w) for w in words):
+        dense enough for the walk to fill a page soon). `selective`: `base` alone may leave few
+        rows (a minimum of stars), so even without words they are looked up first rather than
+        walked for."""
+        if words and any(indexable(w) for w in words):
             found = await self._probe(conn, words, base)
-        else:
-            anchored = select(repositories.c.id).where(*base, self._anchored(query)).limit(COUNT_CAP)
-            found = [r[0] for r in await conn.execute(anchored)]
+        elif words or selective:
+            conditions = [*base, self._anchored(query)] if words else base
+            lookup = select(repositories.c.id).where(*conditions).limit(COUNT_CAP)
+            found = [r[0] for r in await conn.execute(lookup)]
+        else:  # the whole catalogue (as the caller may see it)
+            total = await self._count(conn, repositories, base, COUNT_CAP)
+            rows = [] if offset >= total else await self._ordered(conn, base, order, limit, offset)
+            return SearchPage(total, rows)
         total = len(found)
         if offset >= total:
             return SearchPage(total, [])
