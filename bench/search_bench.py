@@ -10,9 +10,14 @@ For each database it:
   3. sends a few hundred varied queries to GET /v1/search, one at a time over a kept-alive
      connection (exact names, name parts, common and rare words, word prefixes, two and three
      words, 1-2 character queries, later pages, no-match and odd input, the empty query), once to
-     warm up and then --rounds times measured; prints p50/p90/p99/max overall and per kind.
+     warm up and then --rounds times measured; prints p50/p90/p99/max overall and per kind;
+  4. times, in this process through `CatalogueStore.search` as an anonymous visitor (no HTTP),
+     what the web site asks that /v1/search cannot: the home page's listings (official images,
+     most stars, most pulls, recently updated: empty query, 10 results) and searches with
+     `sort` stars / pulls / updated, `official_only` and `min_stars` (same kinds of query).
 
     python bench/search_bench.py [--repos 100000] [--rounds 2] [--postgres URL | --no-postgres]
+                                 [--listings-only]
 
 PostgreSQL: a temporary database is created on --postgres (default
 postgresql://postgres@127.0.0.1:5432/postgres) and dropped at the end.
@@ -39,8 +44,9 @@ from pathlib import Path
 import aiohttp
 
 from cargobay.metadata.accounts import AccountStore
-from cargobay.metadata.catalogue import CatalogueStore, NewRepository
+from cargobay.metadata.catalogue import CatalogueStore, NewRepository, SearchSort
 from cargobay.metadata.engine import create_engines, create_schema
+from cargobay.registry.search import normalise_query
 
 
 def _words(text: str) -> list[str]:
@@ -247,18 +253,74 @@ async def measure(base: str, queries: list[tuple[str, str, int]], rounds: int) -
     return timings
 
 
+# (kind, q, page, official_only, min_stars, sort): what the web site's pages ask.
+Listing = tuple[str, str, int, bool, int, SearchSort]
+
+
+def make_listings(queries: list[tuple[str, str, int]], rng: random.Random) -> list[Listing]:
+    listings: list[Listing] = [
+        ("home: official", "", 1, True, 0, "stars"),
+        ("home: stars", "", 1, False, 0, "stars"),
+        ("home: pulls", "", 1, False, 0, "pulls"),
+        ("home: updated", "", 1, False, 0, "updated"),
+    ] * 10
+    kinds = ["common word", "rare word", "word prefix", "two words", "1-2 chars", "name part", "page 2-5"]
+    sample = [q for q in queries if q[0] in kinds]
+    orders: list[SearchSort] = ["stars", "pulls", "updated"]
+    for order in orders:
+        for _, q, page in rng.sample(sample, 60):
+            listings.append((f"sort {order}", q, page, False, 0, order))
+        listings += [(f"sort {order}", "", page, False, 0, order) for page in (2, 5, 50)]
+    for _, q, _page in rng.sample(sample, 30):
+        listings.append(("official_only", q, 1, True, 0, rng.choice(["relevance", *orders])))
+    for _, q, page in rng.sample(sample, 60):
+        order = rng.choice(["relevance", "relevance", *orders])
+        listings.append(("min_stars", q, page, False, rng.choice([1, 2, 5, 20, 100]), order))
+    listings += [("min_stars", "", 1, False, n, "pulls") for n in (1, 5, 20, 100)]
+    return listings
+
+
+async def measure_listings(url: str, listings: list[Listing], rounds: int) -> dict[str, list[float]]:
+    """In this process, through the metadata layer, as an anonymous visitor (10 results a page)."""
+    timings: dict[str, list[float]] = defaultdict(list)
+    engines = create_engines(url)
+    try:
+        catalogue = CatalogueStore(engines)
+        for round_ in range(rounds + 1):
+            for kind, q, page, official_only, min_stars, sort in listings:
+                query, words = normalise_query(q)
+                started = time.perf_counter()
+                await catalogue.search(
+                    query,
+                    words,
+                    [],
+                    limit=10,
+                    offset=(page - 1) * 10,
+                    official_only=official_only,
+                    min_stars=min_stars,
+                    sort=sort,
+                )
+                elapsed = time.perf_counter() - started
+                if round_ > 0:
+                    timings[kind].append(elapsed)
+                    timings["all"].append(elapsed)
+    finally:
+        await engines.dispose()
+    return timings
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def report(label: str, timings: dict[str, list[float]]) -> None:
-    print(f"\n{label}: GET /v1/search latency (ms), {len(timings['all'])} requests")
-    print(f"  {'kind':<14}{'n':>5}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}")
+def report(label: str, timings: dict[str, list[float]], what: str = "GET /v1/search") -> None:
+    print(f"\n{label}: {what} latency (ms), {len(timings['all'])} requests")
+    print(f"  {'kind':<16}{'n':>5}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}")
     for kind in ["all", *sorted(k for k in timings if k != "all")]:
         values = timings[kind]
         print(
-            f"  {kind:<14}{len(values):>5}{statistics.median(values) * 1000:>8.1f}"
+            f"  {kind:<16}{len(values):>5}{statistics.median(values) * 1000:>8.1f}"
             f"{percentile(values, 0.9) * 1000:>8.1f}{percentile(values, 0.99) * 1000:>8.1f}"
             f"{max(values) * 1000:>8.1f}"
         )
@@ -268,8 +330,13 @@ def run_backend(label: str, url: str, data_dir: Path, args: argparse.Namespace) 
     rng = random.Random(11)
     repos, vocabulary = make_repositories(args.repos)
     queries = make_queries(repos, vocabulary, rng)
+    listings = make_listings(queries, random.Random(13))
     print(f"{label}: filling {url.split('@')[-1]}", flush=True)
     asyncio.run(fill(url, repos, vocabulary, rng))
+    what = "CatalogueStore.search in process (web site listings and sorts)"
+    report(label, asyncio.run(measure_listings(url, listings, args.rounds)), what)
+    if args.listings_only:
+        return
     port = free_port()
     env = {**os.environ, "CARGOBAY_DATABASE_URL": url, "CARGOBAY_AUTH": "token"}
     hub = subprocess.Popen(
@@ -318,6 +385,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="measured passes over the queries")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--listings-only", action="store_true", help="skip the /v1/search timings")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="cargobay-search-bench-") as tmp:
