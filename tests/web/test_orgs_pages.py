@@ -5,6 +5,8 @@ and removing members (owners only; the last owner stays)."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,7 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from support.browser import PASSWORD, WebUser, log_in
+from support.browser import PASSWORD, WebUser, log_in, unique_username
+from support.servers import Hub, hub_env
 from support.webforms import PageResult, WebVisitor
 
 MakeUser = Callable[..., Awaitable[WebUser]]
@@ -226,6 +229,52 @@ async def test_an_owner_removes_a_member_who_then_gets_the_404_page(
         page = await owner.get(f"/orgs/{org}/members?done=removed")
         assert "Member removed." in page.text and "Members (1)" in page.text
         assert (await member.get(f"/orgs/{org}/members")).status == 404
+
+
+async def _make_admin(hub: Hub) -> WebUser:
+    """An administrator, made as the operator does: `cargobay admin user create --admin`."""
+    name = unique_username("admin")
+    command = [sys.executable, "-m", "cargobay", "admin", "user", "create", "--username", name]
+    command += [
+        "--email",
+        f"{name}@example.com",
+        "--password-stdin",
+        "--admin",
+        "--data-dir",
+        str(hub.data_dir),
+    ]
+    made = await asyncio.to_thread(
+        subprocess.run,
+        command,
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        env=hub_env(hub.database_url, {"CARGOBAY_AUTH": "token"}),
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, (made.stdout, made.stderr)
+    return WebUser(name, PASSWORD, f"{name}@example.com")
+
+
+async def test_an_administrator_sees_and_manages_any_organisation(
+    web_url: str, web_hub: Hub, make_user: MakeUser
+) -> None:
+    alice, bob, root = await make_user(), await make_user(), await _make_admin(web_hub)
+    org = _org_name()
+    async with await _logged_in(web_url, alice) as owner, await _logged_in(web_url, root) as admin:
+        await _create_org(owner, org)
+        seen = await admin.get(f"/orgs/{org}/members")
+        assert seen.status == 200
+        assert "you manage it as an administrator" in seen.text and "Add a member" in seen.text
+        assert f'href="/orgs/{org}/members"' not in (await admin.get("/settings")).text  # not a member
+        await admin.get(f"/orgs/{org}/members")
+        added = await admin.post(f"/orgs/{org}/members", {"username": bob.username, "role": "member"})
+        assert added.status == 303
+        removed = await admin.post(f"/orgs/{org}/members/{bob.username}/remove")
+        assert removed.status == 303 and removed.headers["Location"] == f"/orgs/{org}/members?done=removed"
+        page = await owner.get(f"/orgs/{org}/members")
+        assert "Members (1)" in page.text and root.username not in page.text
 
 
 async def test_organisation_pages_in_the_browser(
