@@ -158,9 +158,10 @@ class StoreBlobSink:
             self._unlock()
 
 
-# Small enough that a download killed outright (no chance to flush) loses little of what it
-# received: the prefix on disk is what the next pull resumes from.
-_SINK_BATCH = 128 * 1024
+# Large enough that handing batches to the worker thread costs little (each hand-off wakes a
+# thread and the event loop), small enough that a download killed outright (no chance to flush)
+# loses little of what it received: the prefix on disk is what the next pull resumes from.
+_SINK_BATCH = 1024 * 1024
 
 
 def _write_all(writer: FilesystemBlobWriter, chunks: list[bytes]) -> None:
