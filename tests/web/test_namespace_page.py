@@ -221,3 +221,21 @@ async def test_namespace_page_on_desktop_and_phone(
     await page.get_by_role("button", name="Sort").press("Enter")
     await expect(page).to_have_url(re.compile(r"ordering=-name"))
     await expect(page.locator(".repo-name").first).to_have_text(f"{ns}/web-frontend")
+
+
+async def test_a_hub_without_accounts_lists_namespaces_that_have_repositories(
+    start_hub: Callable[..., Hub],
+) -> None:
+    """With `auth: none` there are no accounts: a namespace exists when it has repositories,
+    and the repository page has no star button (nobody can log in)."""
+    open_hub = await asyncio.to_thread(start_hub)
+    await asyncio.to_thread(push_image, open_hub, "team/tool", {}, "v1", b"t")
+    async with await visitor_for(open_hub.base_url) as visitor:
+        listing = await visitor.get("/u/team")
+        nobody = await visitor.get("/u/nobody")
+        repository = await visitor.get("/r/team/tool")
+    assert listing.status == 200 and listed(listing.text) == ["team/tool"]
+    assert "Namespace" in listing.text
+    assert nobody.status == 404
+    assert repository.status == 200 and "0 stars" in repository.text
+    assert 'id="star-button"' not in repository.text and "/login" not in repository.text

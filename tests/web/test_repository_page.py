@@ -532,7 +532,7 @@ See the [documentation](https://example.com/docs).
 
 
 async def test_repository_page_on_desktop_and_phone(
-    web_hub: Hub, make_user: MakeUser, page: Page, screenshot: Shot
+    web_hub: Hub, web_url: str, make_user: MakeUser, page: Page, screenshot: Shot
 ) -> None:
     owner = await make_user()
     name = f"{owner.username}/web-frontend-with-a-long-name"
@@ -546,9 +546,15 @@ async def test_repository_page_on_desktop_and_phone(
         description="The public web site, served by nginx",
         full_description=SAMPLE_README,
     )
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     await log_in(page, owner, f"/r/{name}")
     await expect(page.locator("h1")).to_have_text(name)
     await expect(page.locator(".tags-table tbody tr")).to_have_count(2)
+    copy = page.get_by_role("button", name="Copy the docker pull command")
+    await copy.click()
+    await expect(copy).to_have_text("Copied")
+    pull = f"docker pull {web_url.split('://', 1)[1]}/{name}:latest"
+    assert await page.evaluate("navigator.clipboard.readText()") == pull
     await expect(page.get_by_role("link", name="Settings", exact=True).last).to_be_visible()
     await screenshot("repository-desktop")
     await page.set_viewport_size({"width": 390, "height": 844})
