@@ -119,10 +119,12 @@ async def test_unknown_names_are_404_and_empty_accounts_are_not(
     async with await visitor_for(web_url) as anonymous:
         missing = await anonymous.get("/u/nosuchaccount9x")
         invalid = await anonymous.get("/u/" + "x" * 300)
+        hostile = await anonymous.get("/u/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
         empty = await anonymous.get(f"/u/{quiet.username}")
         only_private = await anonymous.get(f"/u/{ns}")
     assert missing.status == 404 and "Page not found" in missing.text
     assert invalid.status == 404
+    assert hostile.status == 404 and "<script>alert" not in hostile.text
     assert empty.status == 200 and f"{quiet.username} has no public repositories yet." in empty.text
     assert only_private.status == 200 and f"{ns} has no public repositories yet." in only_private.text
     assert "concealed" not in only_private.text and "0 repositories" in only_private.text

@@ -488,6 +488,10 @@ async def test_hostile_readme_description_and_tag_are_inert(
     assert '<img alt="local">' in readme  # only absolute http(s) image sources
     assert readme.count('rel="noopener noreferrer nofollow"') == readme.count("<a ")
     assert f'<th scope="row" class="tag-name mono">{tag}</th>' in html
+    async with WebVisitor(web_url) as visitor:
+        listing = (await visitor.get(f"/u/{owner.username}")).text
+    assert "&lt;script&gt;alert(&#39;description&#39;)&lt;/script&gt;" in listing
+    assert "<script>alert" not in listing and "<img src=x" not in listing
 
     dialogs: list[str] = []
 
