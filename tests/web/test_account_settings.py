@@ -194,6 +194,27 @@ async def test_password_change_mistakes_are_explained_and_change_nothing(
     assert await _v2_status(web_url, user.username, PASSWORD) == 200
 
 
+async def test_guesses_at_the_current_password_count_against_the_login_limit(
+    web_url: str, make_user: MakeUser
+) -> None:
+    """A stolen session must not be a way to guess the password without the login limit."""
+    user = await make_user()
+    guess = {
+        "current_password": "Wrong-guess-1",
+        "new_password": NEW_PASSWORD,
+        "new_password_repeat": NEW_PASSWORD,
+    }
+    async with await _logged_in(web_url, user) as visitor:
+        await visitor.get("/settings")
+        statuses = [(await visitor.post("/settings/password", guess)).status for _ in range(6)]
+        assert statuses == [403] * 5 + [429]
+        right = dict(guess, current_password=PASSWORD)
+        locked = await visitor.post("/settings/password", right)
+        assert locked.status == 429 and "too many failed logins" in locked.text
+    # the account is now locked for password logins everywhere, as after wrong logins
+    assert await _v2_status(web_url, user.username, PASSWORD) == 429
+
+
 # --------------------------------------------------------------------------- access tokens
 
 

@@ -146,7 +146,12 @@ class AccountService:
         account = await self._own_account(actor)
         if actor.token_actions is not None:
             raise NotAllowed("access tokens cannot change passwords; log in with the password")
+        # Guesses at the current password count against the account's login limit: a stolen
+        # web session must not be a way around it.
+        account_key = [f"user:{account.name}"]
+        await self._check_throttle(account_key)
         if not await asyncio.to_thread(verify_password, account.password_hash, old_password):
+            await self.store.record_failure(account_key, self.failure_window)
             raise InvalidCredentials("current password is wrong")
         check_password(new_password)
         await self.store.set_password_hash(account.id, await asyncio.to_thread(hash_password, new_password))

@@ -5,8 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from cargobay.metadata.accounts import AccountRow
-from cargobay.registry.accounts import AccountError, AccountService, InvalidCredentials
-from cargobay.server.api.errors import ApiError, from_account_error, json_body, string_field, timestamp
+from cargobay.registry.accounts import AccountError, AccountService, InvalidCredentials, TooManyAttempts
+from cargobay.server.api.errors import (
+    ApiError,
+    from_account_error,
+    json_body,
+    string_field,
+    throttled,
+    timestamp,
+)
 from cargobay.server.api.session import ApiAuth
 
 
@@ -64,6 +71,8 @@ class AccountsApi:
         new = string_field(body, "new_password")
         try:
             await self.accounts.change_password(actor, old, new)
+        except TooManyAttempts as exc:
+            raise throttled(exc) from None
         except InvalidCredentials as exc:
             raise ApiError(403, str(exc), "old_password") from None
         except AccountError as exc:

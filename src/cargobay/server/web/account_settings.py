@@ -12,7 +12,13 @@ from typing import Any
 
 from aiohttp import web
 
-from cargobay.registry.accounts import TOKEN_SCOPES, AccountError, Actor, InvalidCredentials
+from cargobay.registry.accounts import (
+    TOKEN_SCOPES,
+    AccountError,
+    Actor,
+    InvalidCredentials,
+    TooManyAttempts,
+)
 from cargobay.server.web.pages import LoginRequired, PageNotFound, page, redirect
 from cargobay.server.web.site import Site
 from cargobay.server.web.visitor import Visitor, checked_form
@@ -85,6 +91,9 @@ class AccountSettingsPages:
         else:
             try:
                 await self.site.accounts.change_password(actor, current, new)
+            except TooManyAttempts as exc:
+                errors[""] = str(exc)
+                status = 429
             except InvalidCredentials as exc:
                 errors["current_password"] = str(exc)
                 status = 403
