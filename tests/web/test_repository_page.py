@@ -271,6 +271,13 @@ async def test_official_images_live_at_underscore_and_r_library_redirects(
     assert f"/library/{short}:" not in shown.text
     assert moved.status == 301 and moved.headers["Location"] == f"/_/{short}?page=1"
     assert missing.status == 404 and "Page not found" in missing.text
+    # starring from the official page comes back to it
+    async with await visitor_for(web_url, admin) as visitor:
+        page_text = (await visitor.get(f"/_/{short}")).text
+        assert f'action="/r/library/{short}/star"' in page_text
+        starred = await visitor.post(f"/r/library/{short}/star")
+        assert starred.status == 303 and starred.headers["Location"] == f"/_/{short}"
+        assert "1 star<" in (await visitor.get(f"/_/{short}")).text
 
 
 async def test_empty_states_no_tags_and_no_readme(web_hub: Hub, web_url: str, make_user: MakeUser) -> None:
