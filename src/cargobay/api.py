@@ -202,6 +202,19 @@ def _client(domain: str, config: ClientConfig, *, for_push: bool = False) -> Reg
     return RegistryClient(domain, config=config, for_push=for_push)
 
 
+def _prefetch(ref: Reference, config: ClientConfig, actions: str) -> None:
+    """Ping the registry and ask for the first token on a thread while aiohttp is imported."""
+    from cargobay.distclient import prefetch
+
+    prefetch.start(ref.domain, ref.path, actions, config)
+
+
+def _adopt(client: RegistryClient, ref: Reference, actions: str) -> None:
+    from cargobay.distclient import prefetch
+
+    client.adopt(prefetch.take(ref.domain, ref.path, actions))
+
+
 def _store(store: LocalStore | None) -> LocalStore:
     if store is not None:
         return store
@@ -253,9 +266,11 @@ async def pull(
     if all_tags and (ref.tag is not None or ref.digest is not None):
         raise ApiError("tag can't be used with --all-tags/-a")
     config = _config()
+    _prefetch(ref, config, "pull")
     wanted = _platform(platform)
     local = _store(store)
     client = _client(ref.domain, config)
+    _adopt(client, ref, "pull")
     try:
         if all_tags:
             with _errors(ref, pulling=True):
@@ -375,7 +390,9 @@ async def push(
             raise ApiError(f"An image does not exist locally with the tag: {ref.familiar_name}")
         refs = [tagged]
     config = _config()
+    _prefetch(ref, config, "pull,push")
     client = _client(ref.domain, config, for_push=True)
+    _adopt(client, ref, "pull,push")
     emit(Message(f"The push refers to repository [{ref.name}]"))
     results: list[PushResult] = []
     try:

@@ -360,3 +360,105 @@ def test_upload_sends_written_pieces_in_order(distribution_url: str, repo_name: 
             return await client.read_blob(repo_name, digest)
 
     assert asyncio.run(main()) == data
+
+
+# --------------------------------------------------------------------------- first round trips
+
+
+def _auth_requests(proxy: Any) -> tuple[int, list[dict[str, Any]]]:
+    pings = [p for m, p, _ in proxy.requests if m == "GET" and p == "/v2/"]
+    return len(pings), list(proxy.token_requests)
+
+
+def test_pull_pings_once_and_asks_for_one_token_with_the_password(
+    cb: Any, seed: Callable[..., Any], make_proxy: Callable[..., Any]
+) -> None:
+    seeded = seed(layers=3)
+    proxy = make_proxy(auth="bearer", anonymous_pull=False)
+    cb.write_docker_config({"auths": {proxy.url: {"auth": "YWxpY2U6czNjcmV0"}}})  # alice:s3cret
+    cb.run("pull", f"{proxy.url}/{seeded.repository}:{seeded.tag}", check=True)
+    pings, tokens = _auth_requests(proxy)
+    assert pings == 1
+    assert tokens == [
+        {
+            "scopes": [f"repository:{seeded.repository}:pull"],
+            "service": "cargobay-test",
+            "account": "alice",
+            "authorization": "Basic",
+        }
+    ]
+
+
+def test_push_asks_for_one_push_token_with_the_identity_token(
+    cb: Any, seed: Callable[..., Any], make_proxy: Callable[..., Any]
+) -> None:
+    seeded = seed(layers=2)
+    proxy = make_proxy(auth="bearer")
+    source = f"{proxy.url}/{seeded.repository}:{seeded.tag}"
+    cb.run("pull", source, check=True)
+    cb.run("tag", source, f"{proxy.url}/{seeded.repository}-copy:v1", check=True)
+    cb.write_docker_config({"auths": {proxy.url: {"identitytoken": "refresh-alice"}}})
+    proxy.requests.clear()
+    proxy.token_requests.clear()
+    cb.run("push", f"{proxy.url}/{seeded.repository}-copy:v1", check=True)
+    pings, tokens = _auth_requests(proxy)
+    assert pings == 1
+    push_scope = [f"repository:{seeded.repository}-copy:pull,push"]
+    assert [(t["method"], t["grant_type"]) for t in tokens if t["scopes"] == push_scope] == [
+        ("POST", "refresh_token")
+    ]
+    assert tokens[0]["scopes"] == push_scope  # the first, fetched while the client started
+    # (the other token is for the cross-repository mounts from the repository it was pulled from)
+    assert all(t["scopes"][0] == push_scope[0] for t in tokens)
+
+
+def test_refused_password_is_reported_as_before(
+    cb: Any, seed: Callable[..., Any], make_proxy: Callable[..., Any]
+) -> None:
+    seeded = seed(layers=1)
+    proxy = make_proxy(auth="bearer", anonymous_pull=False)
+    cb.write_docker_config({"auths": {proxy.url: {"auth": "YWxpY2U6d3Jvbmc="}}})  # alice:wrong
+    result = cb.run("pull", f"{proxy.url}/{seeded.repository}:{seeded.tag}")
+    assert result.returncode == 1
+    assert "incorrect username or password" in result.stderr
+    assert not (cb.store_root / "blobs" / "sha256").exists() or not list(
+        (cb.store_root / "blobs" / "sha256").iterdir()
+    )
+
+
+def test_prefetch_applies_to_plain_http_registries_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cargobay.distclient import prefetch
+    from cargobay.distclient.config import ClientConfig
+
+    started: list[str] = []
+    monkeypatch.setattr(prefetch._Job, "_run", lambda self: started.append(self.base))
+    config = ClientConfig()
+    prefetch.start("docker.io", "library/busybox", "pull", config)
+    prefetch.start("registry.example.com", "a/b", "pull", config)
+    prefetch.start("127.0.0.1:1", "a/b", "pull", config)
+    prefetch.start("127.0.0.1:1", "a/b", "pull", config)  # once per (registry, repository, actions)
+    assert prefetch.take("docker.io", "library/busybox", "pull") is None
+    assert prefetch.take("127.0.0.1:1", "a/b", "pull") is None  # the stub fetched nothing
+    assert prefetch.take("127.0.0.1:1", "a/b", "pull") is None  # taken already
+    assert started == ["http://127.0.0.1:1"]
+
+
+def test_client_adopts_a_prefetched_ping_and_token() -> None:
+    from cargobay.distclient.auth import Challenge
+    from cargobay.distclient.client import RegistryClient
+    from cargobay.distclient.credentials import Credentials
+    from cargobay.distclient.prefetch import Prefetched
+
+    challenge = Challenge("bearer", {"realm": "http://127.0.0.1:1/token", "service": "svc"})
+    found = Prefetched(
+        "http://127.0.0.1:1", challenge, Credentials("u", "p"), ("repository:a/b:pull",), "tok", 300
+    )
+    client = RegistryClient("127.0.0.1:1")
+    client.adopt(found)
+    assert client.base_url == "http://127.0.0.1:1"
+    assert client.credentials("a/b").username == "u"
+    auth = asyncio.run(client._authorization(["repository:a/b:pull"], "a/b", False))
+    assert auth == "Bearer tok"
+    other = RegistryClient("127.0.0.1:2")  # another registry: nothing adopted
+    other.adopt(found)
+    assert other._base is None

@@ -16,16 +16,19 @@ from cargobay.cli.errors import CliError, reports_errors
 @reports_errors
 def pull(name: str, all_tags: bool, platform: str | None, quiet: bool, disable_content_trust: bool) -> None:
     """Download an image from a registry."""
-    import asyncio
-
-    from cargobay import api
-    from cargobay.cli.progress import Renderer
     from cargobay.oci.reference import InvalidReference, parse_normalized
 
     try:
         ref = parse_normalized(name)
     except InvalidReference as exc:
         raise CliError(str(exc)) from None
+    _start_prefetch(ref.domain, ref.path, "pull")  # first round trips overlap the imports below
+
+    import asyncio
+
+    from cargobay import api
+    from cargobay.cli.progress import Renderer
+
     if all_tags and (ref.tag is not None or ref.digest is not None):
         raise CliError("tag can't be used with --all-tags/-a")
     renderer = Renderer()
@@ -42,3 +45,12 @@ def pull(name: str, all_tags: bool, platform: str | None, quiet: bool, disable_c
         click.echo(ref.name)
     else:
         click.echo(str(results[0].reference))
+
+
+def _start_prefetch(domain: str, repository: str, actions: str) -> None:
+    try:
+        from cargobay.distclient import prefetch
+
+        prefetch.start(domain, repository, actions)
+    except Exception:  # a bad config file is reported later, by the command itself
+        pass

@@ -32,6 +32,7 @@ from cargobay.distclient.errors import (
     DistributionError,
     RegistryUnreachable,
 )
+from cargobay.distclient.prefetch import Prefetched
 from cargobay.oci import mediatypes as mt
 from cargobay.oci.digest import Digest, InvalidDigest, new_hasher
 from cargobay.oci.errors import ParsedError
@@ -222,6 +223,20 @@ class RegistryClient:
             return
         assert last is not None
         raise last
+
+    def adopt(self, found: Prefetched | None) -> None:
+        """Take the ping and token `cargobay.distclient.prefetch` fetched for this registry."""
+        if found is None or self._base is not None or self._explicit_credentials is not None:
+            return
+        if [e.base for e in self._endpoints] != [found.base]:
+            return
+        self._base, self._is_mirror, self._ssl_for_base = found.base, False, True
+        self._challenge = found.challenge
+        if found.credentials is not None:
+            self._credentials, self._credentials_loaded = found.credentials, True
+        if found.token and found.challenge is not None:
+            key = TokenCache.key(found.challenge.realm, found.challenge.service, list(found.scopes))
+            self._tokens.put(key, found.token, found.expires_in)
 
     def use_next_endpoint(self) -> bool:
         """After a mirror failed an operation: fall back to the next endpoint. False when none."""

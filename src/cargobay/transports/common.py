@@ -158,10 +158,10 @@ class StoreBlobSink:
             self._unlock()
 
 
-# Large enough that handing batches to the worker thread costs little (each hand-off wakes a
-# thread and the event loop), small enough that a download killed outright (no chance to flush)
-# loses little of what it received: the prefix on disk is what the next pull resumes from.
-_SINK_BATCH = 1024 * 1024
+# Small enough that a download killed outright (no chance to flush) loses little of what it
+# received: the prefix on disk is what the next pull resumes from (a stalled download has its
+# first 128 KiB on disk). Larger batches would mean fewer hand-offs to the writer thread.
+_SINK_BATCH = 128 * 1024
 
 
 def _write_all(writer: FilesystemBlobWriter, chunks: list[bytes]) -> None:
