@@ -96,6 +96,8 @@ async def test_min_stars_filter_and_private_repositories_for_their_owner(catalog
         await visitor.log_in(owner.username, owner.password)
         mine = await visitor.get(f"/search?q={word}")
         assert f"{word}-hidden" in mine.text
+        card = mine.text.split(f"{word}-hidden", 1)[1].split("</li>", 1)[0]
+        assert "Private" in card
 
 
 @pytest.mark.parametrize(

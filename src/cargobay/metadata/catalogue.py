@@ -40,6 +40,7 @@ class SearchRow:
     star_count: int
     pull_count: int
     last_pushed_at: float  # unix time of the last push (search finds only pushed repositories)
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ _SEARCH_COLUMNS = (
     repositories.c.star_count,
     repositories.c.pull_count,
     repositories.c.last_pushed_at,
+    repositories.c.private,
 )
 _POPULARITY = (repositories.c.star_count.desc(), repositories.c.pull_count.desc(), repositories.c.name)
 # The orders of the other sorts, each matching an index of `repositories` (metadata/schema.py).
@@ -120,7 +122,7 @@ _REPOSITORY_COLUMNS = (
 
 
 def _search_row(row: Any) -> SearchRow:
-    return SearchRow(row[0], row[1], int(row[2]), int(row[3]), float(row[4]))
+    return SearchRow(row[0], row[1], int(row[2]), int(row[3]), float(row[4]), bool(row[5]))
 
 
 def visible_to(namespaces: Sequence[str] | None) -> ColumnElement[bool]:

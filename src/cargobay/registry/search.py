@@ -58,6 +58,7 @@ class SearchResult:
     pull_count: int
     is_official: bool
     last_pushed_at: float  # unix time of the last push
+    is_private: bool = False  # only those who may see a private repository ever get it
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,7 @@ class SearchService:
                 row.pull_count,
                 row.name.startswith(OFFICIAL_PREFIX),
                 row.last_pushed_at,
+                row.private,
             )
             for row in found.rows
         ]
