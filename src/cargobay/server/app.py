@@ -10,10 +10,12 @@ from cargobay.config import Settings
 from cargobay.metadata.accounts import AccountStore
 from cargobay.metadata.catalogue import CatalogueStore
 from cargobay.metadata.engine import create_engines
+from cargobay.metadata.hub_listing import HubListingStore
 from cargobay.metadata.store import MetadataStore
 from cargobay.registry.access import AccessPolicy
 from cargobay.registry.accounts import AccountService
 from cargobay.registry.catalogue import CatalogueService
+from cargobay.registry.hub_repositories import HubRepositories
 from cargobay.registry.pulls import PullCounter
 from cargobay.registry.search import SearchService
 from cargobay.registry.service import RegistryService
@@ -43,6 +45,7 @@ class Hub:
     issuer: TokenIssuer
     catalogue: CatalogueService  # stars, descriptions, repository information
     search: SearchService
+    repositories: HubRepositories  # the hub's repository pages: listings, tags, settings, deletion
 
     async def close(self) -> None:
         await self.metadata.close()
@@ -74,7 +77,8 @@ def build_hub(settings: Settings) -> Hub:
         lifetime=settings.token_lifetime,
     )
     policy = AccessPolicy(metadata, account_store)
-    catalogue = CatalogueStore(engines)
+    catalogue_store = CatalogueStore(engines)
+    catalogue = CatalogueService(catalogue_store, policy)
     return Hub(
         settings,
         metadata,
@@ -82,8 +86,9 @@ def build_hub(settings: Settings) -> Hub:
         accounts,
         policy,
         issuer,
-        catalogue=CatalogueService(catalogue, policy),
-        search=SearchService(catalogue, policy if settings.auth == "token" else None),
+        catalogue=catalogue,
+        search=SearchService(catalogue_store, policy if settings.auth == "token" else None),
+        repositories=HubRepositories(HubListingStore(engines), metadata, registry, policy, catalogue),
     )
 
 

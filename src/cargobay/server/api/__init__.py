@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from cargobay import __version__
-from cargobay.metadata.hub_listing import HubListingStore
-from cargobay.registry.hub_repositories import HubRepositories
 from cargobay.server.api.accounts import AccountsApi
 from cargobay.server.api.errors import api_errors
 from cargobay.server.api.openapi import openapi_document
@@ -36,14 +34,12 @@ def create_api_app(hub: Hub) -> web.Application:
     AccountsApi(hub.accounts, auth).add_routes(api)
     OrgsApi(hub.accounts, auth).add_routes(api)
     TokensApi(hub.accounts, auth).add_routes(api)
-    repositories = HubRepositories(
-        HubListingStore(hub.metadata.engines), hub.metadata, hub.registry, hub.policy, hub.catalogue
-    )
+    repositories = hub.repositories
     public_url = hub.settings.public_url
     # Tag and star routes first: the repository routes' `{repo:.+}` would match their paths.
     TagsApi(repositories, auth, public_url=public_url).add_routes(api)
     StarsApi(repositories, hub.catalogue, auth, public_url=public_url).add_routes(api)
-    RepositoriesApi(hub.metadata, repositories, hub.catalogue, auth, public_url=public_url).add_routes(api)
+    RepositoriesApi(repositories, hub.catalogue, auth, public_url=public_url).add_routes(api)
     document = openapi_document(__version__)
 
     async def openapi(_request: web.Request) -> web.Response:

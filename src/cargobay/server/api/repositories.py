@@ -12,7 +12,6 @@ from typing import Any
 
 from aiohttp import web
 
-from cargobay.metadata.store import MetadataStore
 from cargobay.registry.access import Access
 from cargobay.registry.accounts import Actor
 from cargobay.registry.catalogue import CatalogueService
@@ -48,14 +47,12 @@ def _optional_text(body: dict[str, Any], name: str) -> str | None:
 class RepositoriesApi:
     def __init__(
         self,
-        metadata: MetadataStore,
         repositories: HubRepositories,
         catalogue: CatalogueService,
         auth: ApiAuth,
         *,
         public_url: str | None = None,
     ) -> None:
-        self.metadata = metadata
         self.repositories = repositories
         self.catalogue = catalogue
         self.auth = auth

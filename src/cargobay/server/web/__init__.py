@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from cargobay.metadata.hub_listing import HubListingStore
 from cargobay.metadata.web_sessions import WebSessionStore
-from cargobay.registry.hub_repositories import HubRepositories
 from cargobay.registry.web_sessions import WebSessions
 from cargobay.server.web.account_settings import AccountSettingsPages
 from cargobay.server.web.home import HomePage
@@ -35,9 +33,7 @@ def build_site(hub: Hub) -> Site:
         accounts=hub.accounts,
         sessions=WebSessions(hub.accounts, WebSessionStore(hub.metadata.engines)),
         catalogue=hub.catalogue,
-        repositories=HubRepositories(
-            HubListingStore(hub.metadata.engines), hub.metadata, hub.registry, hub.policy, hub.catalogue
-        ),
+        repositories=hub.repositories,
         search=hub.search,
         public_url=settings.public_url,
         accounts_enabled=settings.auth == "token",
