@@ -3,19 +3,16 @@ pushes over the registry API, and /v1/search requests."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from cargobay.config import load_settings
 from cargobay.metadata.catalogue import NewRepository
 from cargobay.registry.accounts import Actor
 from cargobay.server.app import Hub as HubServices
-from cargobay.server.app import build_hub
 from support.http import request
+from support.hubdata import run_with_hub
 from support.pushing import push_image as push_one_layer
 from support.servers import Hub
 
@@ -28,24 +25,6 @@ STARGAZERS = ("starone", "startwo", "starthree")  # users every search hub has
 
 def basic(user: str, password: str = PASSWORD) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-def run_with_hub(hub: Hub, action: Callable[[HubServices], Awaitable[T]]) -> T:
-    """Run `action` with the hub's services built on its database (as `cargobay admin` does)."""
-
-    async def go() -> T:
-        settings = load_settings(
-            None,
-            {"data_dir": hub.data_dir, "database_url": hub.database_url, "auth": "token"},
-            environ={},
-        )
-        services = build_hub(settings)
-        try:
-            return await action(services)
-        finally:
-            await services.close()
-
-    return asyncio.run(go())
 
 
 def add_users(hub: Hub, *names: str) -> None:

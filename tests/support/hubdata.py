@@ -14,6 +14,7 @@ from cargobay.server.app import build_hub
 from support.servers import Hub
 
 T = TypeVar("T")
+__all__ = ["HubServices", "load_repositories", "run_with_hub", "run_with_hub_async", "star_as"]
 
 
 def run_with_hub(hub: Hub, action: Callable[[HubServices], Awaitable[T]]) -> T:

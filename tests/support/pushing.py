@@ -28,6 +28,35 @@ class Pushed:
     layer_digest: str
 
 
+def upload_blob(hub: ServerProcess, repository: str, headers: dict[str, str], blob: bytes) -> str:
+    """A monolithic upload (POST with the digest); asserts 201; returns the digest."""
+    answer = request(
+        "POST",
+        f"{hub.base_url}/v2/{repository}/blobs/uploads/?digest={digest_of(blob)}",
+        headers={**headers, "Content-Type": "application/octet-stream"},
+        data=blob,
+    )
+    assert answer.status == 201, (answer.status, answer.body)
+    return digest_of(blob)
+
+
+def put_manifest(
+    hub: ServerProcess,
+    repository: str,
+    headers: dict[str, str],
+    ref: str,
+    body: bytes,
+    media: str = OCI_MANIFEST,
+) -> None:
+    answer = request(
+        "PUT",
+        f"{hub.base_url}/v2/{repository}/manifests/{ref}",
+        headers={**headers, "Content-Type": media},
+        data=body,
+    )
+    assert answer.status == 201, (answer.status, answer.body)
+
+
 def push_image(
     hub: ServerProcess, repository: str, headers: dict[str, str], tag: str = "v1", seed: bytes = b"x"
 ) -> Pushed:
@@ -35,13 +64,7 @@ def push_image(
     layer = b"layer:" + seed * 100
     config = json.dumps({"architecture": "amd64", "os": "linux", "seed": seed.decode()}).encode()
     for blob in (layer, config):
-        answer = request(
-            "POST",
-            f"{hub.base_url}/v2/{repository}/blobs/uploads/?digest={digest_of(blob)}",
-            headers={**headers, "Content-Type": "application/octet-stream"},
-            data=blob,
-        )
-        assert answer.status == 201, (answer.status, answer.body)
+        upload_blob(hub, repository, headers, blob)
     manifest = json.dumps(
         {
             "schemaVersion": 2,
@@ -60,11 +83,5 @@ def push_image(
             ],
         }
     ).encode()
-    answer = request(
-        "PUT",
-        f"{hub.base_url}/v2/{repository}/manifests/{tag}",
-        headers={**headers, "Content-Type": OCI_MANIFEST},
-        data=manifest,
-    )
-    assert answer.status == 201, (answer.status, answer.body)
+    put_manifest(hub, repository, headers, tag, manifest)
     return Pushed(manifest, digest_of(manifest), digest_of(layer))

@@ -16,6 +16,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from support.browser import PASSWORD, WebUser, log_in, save_screenshot
+from support.clientenv import isolated_client_env
 from support.http import request
 from support.pushing import basic_auth, push_image
 from support.servers import Hub
@@ -245,17 +246,7 @@ async def test_a_new_token_is_shown_once_and_works_as_a_registry_password(
     await asyncio.to_thread(push_image, web_hub, f"{user.username}/app", basic_auth(user.username, secret))
 
     # `cargobay login` with the token on stdin, as the page says.
-    home = tmp_path / "client"
-    for folder in ("docker", "run", "config", "store"):
-        (home / folder).mkdir(parents=True)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(home),
-        "CARGOBAY_HOME": str(home / "store"),
-        "DOCKER_CONFIG": str(home / "docker"),
-        "XDG_RUNTIME_DIR": str(home / "run"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-    }
+    env = isolated_client_env(tmp_path / "client")
     login = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "cargobay", "login", "-u", user.username, "--password-stdin", web_hub.url],

@@ -14,6 +14,7 @@ from pathlib import Path
 from playwright.async_api import Page, expect
 
 from support.browser import PASSWORD, unique_username
+from support.clientenv import isolated_client_env
 from support.images import build_oci_image
 from support.servers import Hub
 
@@ -22,18 +23,7 @@ Screenshot = Callable[..., Awaitable[Path]]
 
 def _client(tmp_path: Path) -> Callable[..., Awaitable[subprocess.CompletedProcess[str]]]:
     """`await run("push", ref)`: the cargobay CLI with a store and credentials of its own."""
-    home = tmp_path / "client"
-    for folder in ("docker", "run", "config", "store"):
-        (home / folder).mkdir(parents=True)
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(home),
-        "CARGOBAY_HOME": str(home / "store"),
-        "DOCKER_CONFIG": str(home / "docker"),
-        "XDG_RUNTIME_DIR": str(home / "run"),
-        "XDG_CONFIG_HOME": str(home / "config"),
-        "REGISTRY_AUTH_FILE": str(home / "auth.json"),
-    }
+    env = isolated_client_env(tmp_path / "client")
 
     async def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         done = await asyncio.to_thread(

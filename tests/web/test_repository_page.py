@@ -14,11 +14,10 @@ from urllib.parse import quote
 
 from playwright.async_api import Dialog, Page, expect
 
-from cargobay.config import load_settings
-from cargobay.server.app import build_hub
 from support.browser import WebUser, log_in
 from support.http import Response, request
-from support.pushing import OCI_MANIFEST, basic_auth, digest_of, push_image
+from support.hubdata import HubServices, run_with_hub_async
+from support.pushing import OCI_MANIFEST, basic_auth, digest_of, push_image, put_manifest, upload_blob
 from support.servers import Hub
 from support.webforms import WebVisitor
 
@@ -45,28 +44,6 @@ async def push_auth(hub: Hub, user: WebUser, repository: str) -> dict[str, str]:
     return {"Authorization": "Bearer " + json.loads(answer.body)["token"]}
 
 
-def _upload(hub: Hub, repository: str, headers: dict[str, str], blob: bytes) -> None:
-    answer = request(
-        "POST",
-        f"{hub.base_url}/v2/{repository}/blobs/uploads/?digest={digest_of(blob)}",
-        headers={**headers, "Content-Type": "application/octet-stream"},
-        data=blob,
-    )
-    assert answer.status == 201, (answer.status, answer.body)
-
-
-def _put_manifest(
-    hub: Hub, repository: str, headers: dict[str, str], ref: str, body: bytes, media: str
-) -> None:
-    answer = request(
-        "PUT",
-        f"{hub.base_url}/v2/{repository}/manifests/{ref}",
-        headers={**headers, "Content-Type": media},
-        data=body,
-    )
-    assert answer.status == 201, (answer.status, answer.body)
-
-
 def _image(
     hub: Hub, repository: str, headers: dict[str, str], arch: str, variant: str | None, layer: bytes
 ) -> bytes:
@@ -75,8 +52,8 @@ def _image(
     if variant:
         platform["variant"] = variant
     config = json.dumps({**platform, "rootfs": {"type": "layers", "diff_ids": []}}).encode()
-    _upload(hub, repository, headers, layer)
-    _upload(hub, repository, headers, config)
+    upload_blob(hub, repository, headers, layer)
+    upload_blob(hub, repository, headers, config)
     return json.dumps(
         {
             "schemaVersion": 2,
@@ -99,7 +76,7 @@ def push_index(hub: Hub, repository: str, headers: dict[str, str], tag: str) -> 
     children = []
     for arch, variant, size in (("amd64", None, 3000), ("arm64", "v8", 5000)):
         manifest = _image(hub, repository, headers, arch, variant, bytes([len(arch)]) * size)
-        _put_manifest(hub, repository, headers, digest_of(manifest), manifest, OCI_MANIFEST)
+        put_manifest(hub, repository, headers, digest_of(manifest), manifest, OCI_MANIFEST)
         platform = {"architecture": arch, "os": "linux", **({"variant": variant} if variant else {})}
         children.append(
             {
@@ -110,7 +87,7 @@ def push_index(hub: Hub, repository: str, headers: dict[str, str], tag: str) -> 
             }
         )
     index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": children}).encode()
-    _put_manifest(hub, repository, headers, tag, index, OCI_INDEX)
+    put_manifest(hub, repository, headers, tag, index, OCI_INDEX)
     return digest_of(index)
 
 
@@ -118,7 +95,7 @@ def push_tags(hub: Hub, repository: str, headers: dict[str, str], tags: list[str
     """One small image under many tags (one upload, one manifest put per tag)."""
     manifest = _image(hub, repository, headers, "amd64", None, b"many-tags")
     for tag in tags:
-        _put_manifest(hub, repository, headers, tag, manifest, OCI_MANIFEST)
+        put_manifest(hub, repository, headers, tag, manifest, OCI_MANIFEST)
 
 
 def api(hub: Hub, method: str, path: str, user: WebUser, body: dict[str, Any] | None = None) -> Response:
@@ -139,24 +116,12 @@ async def make_admin(hub: Hub, make_user: MakeUser) -> WebUser:
     """An account made an administrator through the hub's own services (as `cargobay admin` does)."""
     user = await make_user()
 
-    def promote() -> None:
-        async def go() -> None:
-            settings = load_settings(
-                None,
-                {"data_dir": hub.data_dir, "database_url": hub.database_url, "auth": "token"},
-                environ={},
-            )
-            services = build_hub(settings)
-            try:
-                account = await services.accounts.store.account_by_name(user.username)
-                assert account is not None
-                await services.accounts.store.set_admin(account.id, True)
-            finally:
-                await services.close()
+    async def promote(services: HubServices) -> None:
+        account = await services.accounts.store.account_by_name(user.username)
+        assert account is not None
+        await services.accounts.store.set_admin(account.id, True)
 
-        asyncio.run(go())
-
-    await asyncio.to_thread(promote)
+    await run_with_hub_async(hub, promote)
     return user
 
 

@@ -57,7 +57,7 @@ class TokenRow:
     revoked_at: float | None
 
 
-_ACCOUNT_COLUMNS = (
+ACCOUNT_COLUMNS = (
     accounts.c.id,
     accounts.c.name,
     accounts.c.kind,
@@ -85,7 +85,7 @@ class AccountStore:
         # Every authenticated registry request looks up its account and, in an organisation's
         # namespace, the caller's role: those two run on the lean read path when one is given.
         self._fast = fast
-        self._account_statement = select(*_ACCOUNT_COLUMNS).where(accounts.c.name == bindparam("name"))
+        self._account_statement = select(*ACCOUNT_COLUMNS).where(accounts.c.name == bindparam("name"))
         self._role_statement = (
             select(memberships.c.role)
             .select_from(memberships.join(accounts, accounts.c.id == memberships.c.org_id))
@@ -137,7 +137,7 @@ class AccountStore:
         async with self.engines.reader.connect() as conn:
             row = (
                 await conn.execute(
-                    select(*_ACCOUNT_COLUMNS).where(func.lower(accounts.c.email) == email.lower())
+                    select(*ACCOUNT_COLUMNS).where(func.lower(accounts.c.email) == email.lower())
                 )
             ).first()
         return None if row is None else AccountRow(*row)
@@ -261,7 +261,7 @@ class AccountStore:
 
     async def token_by_secret_hash(self, secret_hash: str) -> tuple[TokenRow, AccountRow] | None:
         query = (
-            select(*_TOKEN_COLUMNS, *_ACCOUNT_COLUMNS)
+            select(*_TOKEN_COLUMNS, *ACCOUNT_COLUMNS)
             .select_from(access_tokens.join(accounts, accounts.c.id == access_tokens.c.account_id))
             .where(access_tokens.c.secret_hash == secret_hash)
         )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
-from cargobay.metadata.accounts import AccountRow, account_row
+from cargobay.metadata.accounts import ACCOUNT_COLUMNS, AccountRow, account_row
 from cargobay.metadata.engine import Engines
 from cargobay.metadata.schema import accounts, web_sessions
 
@@ -23,14 +23,7 @@ class WebSessionStore:
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
         self._lookup = select(
-            accounts.c.id,
-            accounts.c.name,
-            accounts.c.kind,
-            accounts.c.email,
-            accounts.c.password_hash,
-            accounts.c.is_admin,
-            accounts.c.created_at,
-            accounts.c.credentials_changed_at,
+            *ACCOUNT_COLUMNS,
             web_sessions.c.csrf_token,
             web_sessions.c.expires_at,
         ).select_from(web_sessions.join(accounts, accounts.c.id == web_sessions.c.account_id))
@@ -63,7 +56,7 @@ class WebSessionStore:
             row = (await conn.execute(statement)).first()
         if row is None:
             return None
-        return SessionRow(account_row(row[:8]), str(row[8]), float(row[9]))
+        return SessionRow(account_row(row[: len(ACCOUNT_COLUMNS)]), str(row[-2]), float(row[-1]))
 
     async def delete(self, id_hash: str) -> None:
         async with self.engines.writer.begin() as conn:
