@@ -462,3 +462,34 @@ def test_client_adopts_a_prefetched_ping_and_token() -> None:
     other = RegistryClient("127.0.0.1:2")  # another registry: nothing adopted
     other.adopt(found)
     assert other._base is None
+
+
+# --------------------------------------------------------------------------- the store's writer
+
+
+def test_store_sink_keeps_order_across_batches_and_lingering_writes(tmp_path: Path) -> None:
+    import os
+    import random
+
+    from cargobay.storage.filesystem import FilesystemBlobStore
+    from cargobay.transports import common
+
+    rng = random.Random(7)
+    pieces = [os.urandom(rng.choice([1, 5000, 70_000, 300_000, 1_200_000])) for _ in range(40)]
+    data = b"".join(pieces)
+    descriptor = Descriptor("application/octet-stream", digest_bytes(data), len(data))
+    store = FilesystemBlobStore(tmp_path / "store")
+
+    async def main() -> None:
+        sink = await common.open_store_sink(store, descriptor)
+        for i, piece in enumerate(pieces):
+            await sink.write(piece)
+            if i % 7 == 3:  # a pause: the lingering batch goes to disk on its own
+                await asyncio.sleep(common._SINK_LINGER * 2)
+                received = sum(len(p) for p in pieces[: i + 1])
+                on_disk = store.session_size(sink.session) or 0
+                assert received - 8192 <= on_disk <= received  # less the file object's buffer
+        await sink.commit(descriptor)
+
+    asyncio.run(main())
+    assert store.read(descriptor.digest) == data

@@ -345,19 +345,26 @@ class LocalStore:
                     os.close(self._lock_fd)
                     self._lock_fd = None
 
-    def _write_atomic(self, path: Path, data: bytes) -> os.stat_result:
-        """Write `path` whole or not at all; returns the stat of the file now in place."""
+    def _write_atomic(self, path: Path, data: bytes, *, durable: bool = True) -> os.stat_result:
+        """Write `path` whole or not at all; returns the stat of the file now in place.
+
+        `durable=False` skips the syncs, for derived files that are checked before being
+        trusted and rebuilt when missing, stale or unreadable (the listing).
+        """
         temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         try:
             with open(temp, "wb") as f:
                 f.write(data)
                 f.flush()
-                os.fsync(f.fileno())
+                if durable:
+                    os.fsync(f.fileno())
                 st = os.fstat(f.fileno())  # a rename keeps inode, size and mtime
             os.replace(temp, path)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
+        if not durable:
+            return st
         fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
         try:
             os.fsync(fd)
@@ -608,7 +615,10 @@ class LocalStore:
                  platform, r.labels, r.last_tag_time, refs]
             )  # fmt: skip
         doc = {"version": 2, "index": fingerprint, "images": images}
-        self._write_atomic(self.root / LISTING_NAME, json.dumps(doc, separators=(",", ":")).encode())
+        # Not synced: a listing lost or torn by a crash fails its check against index.json (which
+        # is synced before) and is rebuilt.
+        data = json.dumps(doc, separators=(",", ":")).encode()
+        self._write_atomic(self.root / LISTING_NAME, data, durable=False)
 
     def _refresh_listing(self) -> None:
         """Best effort, never waiting: rebuild a stale listing (index.json written by another tool)."""

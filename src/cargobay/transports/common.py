@@ -88,6 +88,10 @@ class StoreBlobSink:
         self._batch: list[bytes] = []
         self._batch_size = 0
         self._in_flight: asyncio.Future[None] | None = None
+        # A batch that stops growing (a stalled download) is written after _SINK_LINGER seconds,
+        # so what arrived is on disk for a resume even if the process is then killed outright.
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting = False  # write() is waiting for the batch in flight
         if not self.present:
             self.writer = store.writer(self.session, descriptor.digest.algorithm, append=True)
             self.offset = self.writer.size
@@ -102,11 +106,42 @@ class StoreBlobSink:
         assert self.writer is not None
         self._batch.append(data)
         self._batch_size += len(data)
-        if self._batch_size >= _SINK_BATCH:
+        if self._batch_size < _SINK_BATCH:
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(_SINK_LINGER, self._linger)
+            return
+        self._waiting = True
+        try:
             await self._settle()
-            self._in_flight = asyncio.get_running_loop().run_in_executor(
-                None, _write_all, self.writer, self._take_batch()
-            )
+        finally:
+            self._waiting = False
+        if self._batch and self.writer is not None:
+            self._submit(self.writer)
+
+    def _submit(self, writer: FilesystemBlobWriter) -> None:
+        """Write the current batch on a worker thread (none may be in flight: order matters)."""
+        assert self._in_flight is None or self._in_flight.done()
+        self._in_flight = asyncio.get_running_loop().run_in_executor(
+            None, _write_all, writer, self._take_batch()
+        )
+
+    def _linger(self) -> None:
+        self._timer = None
+        if not self._batch or self.writer is None or self._waiting:
+            return
+        in_flight = self._in_flight
+        if in_flight is not None and not in_flight.done():
+            self._timer = asyncio.get_running_loop().call_later(_SINK_LINGER, self._linger)
+            return
+        if in_flight is not None and (in_flight.cancelled() or in_flight.exception() is not None):
+            return  # the failure surfaces in the next write, commit or abort
+        self._in_flight = None
+        self._submit(self.writer)
+
+    def _stop_timer(self) -> None:
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
 
     def _take_batch(self) -> list[bytes]:
         batch, self._batch, self._batch_size = self._batch, [], 0
@@ -114,9 +149,15 @@ class StoreBlobSink:
 
     async def _settle(self) -> None:
         """Wait for the batch in flight; its errors (e.g. disk full) surface here."""
-        in_flight, self._in_flight = self._in_flight, None
+        in_flight = self._in_flight
         if in_flight is not None:
-            await in_flight
+            try:
+                # Shielded: a cancelled wait (Ctrl-C) must not mark a batch done while its thread
+                # still writes; abort() then waits for it before writing what is left.
+                await asyncio.shield(in_flight)
+            finally:
+                if self._in_flight is in_flight and in_flight.done():
+                    self._in_flight = None
 
     async def _drain(self, writer: FilesystemBlobWriter) -> None:
         await self._settle()
@@ -124,6 +165,7 @@ class StoreBlobSink:
             await asyncio.to_thread(_write_all, writer, self._take_batch())
 
     async def commit(self, descriptor: Descriptor) -> None:
+        self._stop_timer()
         writer = self.writer
         assert writer is not None
         try:
@@ -142,6 +184,7 @@ class StoreBlobSink:
             self._unlock()
 
     async def abort(self, keep_partial: bool) -> None:
+        self._stop_timer()
         writer, self.writer = self.writer, None
         try:
             if writer is not None:
@@ -158,10 +201,12 @@ class StoreBlobSink:
             self._unlock()
 
 
-# Small enough that a download killed outright (no chance to flush) loses little of what it
-# received: the prefix on disk is what the next pull resumes from (a stalled download has its
-# first 128 KiB on disk). Larger batches would mean fewer hand-offs to the writer thread.
-_SINK_BATCH = 128 * 1024
+# Large enough that handing batches to the writer thread costs little (each hand-off wakes a
+# thread and then the event loop); a batch that stops growing is written after _SINK_LINGER
+# seconds, so a download killed outright loses little: the prefix on disk is what the next
+# pull resumes from.
+_SINK_BATCH = 1024 * 1024
+_SINK_LINGER = 0.05
 
 
 def _write_all(writer: FilesystemBlobWriter, chunks: list[bytes]) -> None:
