@@ -9,6 +9,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from cargobay.metadata.accounts import AccountRow, AccountStore, Conflict, TokenRow
 from cargobay.registry.passwords import hash_password, verify_password
@@ -295,6 +296,13 @@ class AccountService:
         if org is None or org.kind != "org":
             raise AccountNotFound(f"no such organisation: {org_name}", "org")
         return await self.store.members(org.id)
+
+    async def kind_of(self, name: str) -> Literal["user", "org"] | None:
+        """Whether a name is a user's or an organisation's (None: no such account)."""
+        account = await self.store.account_by_name(name)
+        if account is None:
+            return None
+        return "org" if account.kind == "org" else "user"
 
     async def role_in(self, actor: Actor, org_name: str) -> str | None:
         """The actor's role in an organisation: "owner", "member", or None (not a member, or no

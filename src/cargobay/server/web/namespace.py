@@ -15,7 +15,6 @@ from typing import Literal
 from aiohttp import web
 
 from cargobay.metadata.hub_listing import ORDERINGS, Ordering
-from cargobay.registry.accounts import AccountNotFound
 from cargobay.server.web.pages import PageNotFound, page
 from cargobay.server.web.repository import page_number
 from cargobay.server.web.site import Site
@@ -46,14 +45,13 @@ class NamespacePage:
             return "official", False
         if not self.site.accounts_enabled:
             return None, False
-        if await self.site.accounts.actor_for(namespace) is not None:
-            return "user", False
-        try:
-            members = await self.site.accounts.members(namespace)
-        except AccountNotFound:
-            return None, False
+        kind = await self.site.accounts.kind_of(namespace)
+        if kind != "org":
+            return kind, False
         actor = visitor.actor
-        member = actor is not None and (actor.is_admin or any(name == actor.name for name, _ in members))
+        member = actor is not None and (
+            actor.is_admin or await self.site.accounts.role_in(actor, namespace) is not None
+        )
         return "org", member
 
     async def repositories(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
