@@ -45,6 +45,9 @@ class Settings(BaseModel):
     token_issuer: str = "cargobay"
     token_lifetime: int = Field(default=300, ge=60, le=86400)
     public_url: str | None = None
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed when counting failed
+    # logins per client address; empty: the address of the TCP peer counts.
+    trusted_proxies: list[str] = Field(default_factory=list)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     access_log: bool = False
 
@@ -62,6 +65,20 @@ class Settings(BaseModel):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value.rstrip("/") if value else value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _check_trusted_proxies(cls, value: Any) -> Any:
+        import ipaddress
+
+        items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+        if isinstance(items, list):
+            for item in items:
+                try:
+                    ipaddress.ip_network(str(item), strict=False)
+                except ValueError:
+                    raise ValueError(f"not an IP address or network: {item!r}") from None
+        return items
 
     @property
     def host(self) -> str:

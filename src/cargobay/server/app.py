@@ -22,6 +22,7 @@ from cargobay.registry.service import RegistryService
 from cargobay.registry.tokens import KeyRing, TokenIssuer
 from cargobay.server.api import add_api_routes
 from cargobay.server.auth import RegistryAuth, RegistryGuard
+from cargobay.server.client_address import TRUSTED_PROXIES_KEY, parse_networks
 from cargobay.server.http import registry_errors
 from cargobay.server.search_endpoint import SearchEndpoint
 from cargobay.server.token_endpoint import TokenEndpoint
@@ -96,6 +97,7 @@ def create_app(settings: Settings) -> web.Application:
     hub = build_hub(settings)
     app = web.Application(middlewares=[registry_errors], client_max_size=MAX_FORM_BYTES)
     app[SERVICE_KEY] = hub.registry
+    app[TRUSTED_PROXIES_KEY] = parse_networks(settings.trusted_proxies)
     guard: RegistryGuard | None = None
     auth: RegistryAuth | None = None
     if settings.auth == "token":

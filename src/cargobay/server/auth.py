@@ -15,6 +15,7 @@ from cargobay.oci.errors import ErrorCode, RegistryError
 from cargobay.registry.access import AccessPolicy
 from cargobay.registry.accounts import AccountService, Actor, InvalidCredentials, TooManyAttempts
 from cargobay.registry.tokens import InvalidToken, TokenIssuer, VerifiedToken
+from cargobay.server.client_address import client_address
 
 _MAX_AUTHORIZATION = 8192
 
@@ -115,7 +116,7 @@ class RegistryAuth:
         if kind == "basic":
             try:
                 username, password = parse_basic(header)
-                actor = await self.accounts.authenticate(username, password, request.remote)
+                actor = await self.accounts.authenticate(username, password, client_address(request))
             except TooManyAttempts as exc:
                 raise RegistryError(
                     ErrorCode.TOOMANYREQUESTS, str(exc), headers={"Retry-After": str(exc.retry_after)}

@@ -14,6 +14,7 @@ from cargobay.registry.grants import grant
 from cargobay.registry.scopes import InvalidScope, parse_scopes
 from cargobay.registry.tokens import InvalidToken, TokenIssuer
 from cargobay.server.auth import parse_basic
+from cargobay.server.client_address import client_address
 
 
 def _rfc3339(epoch: int) -> str:
@@ -63,7 +64,7 @@ class TokenEndpoint:
         try:
             if header.lower().startswith("basic "):
                 username, password = parse_basic(header[:8192])
-                actor = await self.accounts.authenticate(username, password, request.remote)
+                actor = await self.accounts.authenticate(username, password, client_address(request))
             elif header:
                 return _errors(401, "UNAUTHORIZED", "unsupported authorization scheme")
             body = await self._token_body(actor, query.getall("scope", []))
@@ -92,7 +93,7 @@ class TokenEndpoint:
         try:
             if grant_type == "password":
                 actor = await self.accounts.authenticate(
-                    str(form.get("username", "")), str(form.get("password", "")), request.remote
+                    str(form.get("username", "")), str(form.get("password", "")), client_address(request)
                 )
             elif grant_type == "refresh_token":
                 subject, issued_at = self.issuer.verify_refresh(str(form.get("refresh_token", "")))

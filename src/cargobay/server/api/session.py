@@ -11,6 +11,7 @@ from aiohttp import web
 from cargobay.registry.accounts import AccountService, Actor, InvalidCredentials, TooManyAttempts
 from cargobay.server.api.errors import ApiError, throttled, unauthorized
 from cargobay.server.auth import parse_basic
+from cargobay.server.client_address import client_address
 
 _MAX_AUTHORIZATION = 8192
 
@@ -30,7 +31,7 @@ class ApiAuth:
             raise unauthorized("use Basic authentication with a password or a personal access token")
         try:
             username, secret = parse_basic(header)
-            return await self.accounts.authenticate(username, secret, request.remote)
+            return await self.accounts.authenticate(username, secret, client_address(request))
         except TooManyAttempts as exc:
             raise throttled(exc) from None
         except InvalidCredentials as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from cargobay.registry.accounts import AccountError, InvalidCredentials, RegistrationClosed, TooManyAttempts
+from cargobay.server.client_address import client_address
 from cargobay.server.web.pages import local_path, page, redirect
 from cargobay.server.web.site import Site
 from cargobay.server.web.visitor import Visitor, checked_form
@@ -51,7 +52,9 @@ class LoginPages:
         username = _field(form, "username").strip()
         next_path = local_path(form.get("next"))
         try:
-            session = await self.site.sessions.log_in(username, _field(form, "password"), request.remote)
+            session = await self.site.sessions.log_in(
+                username, _field(form, "password"), client_address(request)
+            )
         except TooManyAttempts as exc:
             response = self.site.render(
                 request,
