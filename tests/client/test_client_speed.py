@@ -493,3 +493,33 @@ def test_store_sink_keeps_order_across_batches_and_lingering_writes(tmp_path: Pa
 
     asyncio.run(main())
     assert store.read(descriptor.digest) == data
+
+
+def test_local_store_syncs_blob_names_before_the_index_refers_to_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from cargobay.localstore.store import LocalStore
+
+    store = LocalStore(tmp_path / "store")
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("fsync " + os.readlink(f"/proc/self/fd/{fd}").replace(str(store.root), ""))
+        real_fsync(fd)
+
+    def replace(src: Any, dst: Any) -> None:
+        events.append("rename -> " + str(dst).replace(str(store.root), ""))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    digest = store.put_blob(b"some config")
+    blob_rename = events.index(f"rename -> /blobs/sha256/{digest.encoded}")
+    assert events[blob_rename - 1].startswith("fsync /uploads/")  # content synced before the rename
+    assert "fsync /blobs/sha256" not in events  # no directory sync per blob
+    events.clear()
+    store._write_index(store._read_index())
+    assert events.index("fsync /blobs/sha256") < events.index("rename -> /index.json")

@@ -32,7 +32,7 @@ with no ref.name, so it stays listed as `<none>:<none>` until pruned, and its bl
 Blobs shared by images are stored once; `remove` and `gc` delete a blob only when no entry
 reaches it. `index.json` is replaced atomically (temp file, fsync, rename); readers take no lock.
 
-API: `LocalStore(root)` / `LocalStore.open_default()`; `.root`, `.blobs` (FilesystemBlobStore),
+API: `LocalStore(root)` / `LocalStore.open_default()`; `.root`, `.blobs` (LocalBlobStore),
 `.lock()`; `.has_blob`, `.read_blob`, `.put_blob`; `.add_reference(ref, descriptor,
 platform_manifest=, digest_reference=True)` and `.add_references(...)`; `.get_reference(ref)`;
 `.resolve(ref_or_id)` and `.images()` → `ImageRecord`; `.tag(source, target)`;
@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from cargobay.oci import mediatypes as mt
-from cargobay.oci.digest import Digest, InvalidDigest, digest_bytes
+from cargobay.oci.digest import HEX_LENGTHS, Digest, InvalidDigest, digest_bytes
 from cargobay.oci.manifest import Descriptor, InvalidManifest, Platform, parse_manifest
 from cargobay.oci.reference import IDENTIFIER_RE, InvalidReference, Reference, parse_normalized
 from cargobay.paths import cargobay_home
@@ -298,13 +298,36 @@ def _chain_ids(diff_ids: list[str]) -> list[str]:
     return out
 
 
+class LocalBlobStore(FilesystemBlobStore):
+    """The store's blobs. A blob is still verified and fsynced before it is renamed into place,
+    but the rename is made durable by one sync of `blobs/<alg>/` before the next `index.json`
+    write (`sync_directories`), not by one directory sync per blob: a crash before that may
+    lose a blob nothing references yet, never leave a partial one under its digest."""
+
+    def publish(self, temp_path: Path, digest: Digest) -> None:
+        final = self.path(digest)
+        if final.exists():
+            temp_path.unlink(missing_ok=True)
+            return
+        os.replace(temp_path, final)
+
+    def sync_directories(self) -> None:
+        """Make every rename into `blobs/<alg>/` durable (this process's and any other's)."""
+        for algorithm in HEX_LENGTHS:
+            fd = os.open(self.blobs_dir / algorithm, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
 class LocalStore:
     """The local image store. Reads take no lock; every mutation runs under `lock()`."""
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
-        self.blobs = FilesystemBlobStore(self.root)
+        self.blobs = LocalBlobStore(self.root)
         self._index_path = self.root / INDEX_NAME
         self._thread_lock = threading.RLock()
         self._lock_depth = 0
@@ -388,6 +411,9 @@ class LocalStore:
 
     def _write_index(self, doc: dict[str, Any]) -> list[Any]:
         """Write index.json; returns its fingerprint for the listing."""
+        # Blobs the new index may reference were renamed into place without a directory sync
+        # (LocalBlobStore.publish), here or by another process: make those names durable first.
+        self.blobs.sync_directories()
         # A fresh generation token, written first in the file so the listing check reads only the
         # head: it tells our own rewrites apart even where mtimes are coarse and inodes reused.
         existing = doc.get("annotations")
