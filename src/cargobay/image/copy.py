@@ -92,9 +92,13 @@ class _Copier:
     async def transfer(self, d: Descriptor, is_layer: bool) -> None:
         if self.semaphore.locked():
             self.emit("waiting", d, is_layer)
-        async with self.semaphore:
+        slot = _Slot(self.semaphore)
+        try:
+            await slot.hold()
             self.emit("started", d, is_layer)
-            await self._transfer_with_retries(d, is_layer)
+            await self._transfer_with_retries(d, is_layer, slot)
+        finally:
+            slot.release()
         self.copied += 1
         self.emit("done", d, is_layer, current=d.size)
 
@@ -123,17 +127,18 @@ class _Copier:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
 
-    async def _transfer_with_retries(self, d: Descriptor, is_layer: bool) -> None:
+    async def _transfer_with_retries(self, d: Descriptor, is_layer: bool, slot: _Slot) -> None:
         attempt = 0
         restarted = False
         while True:
+            await slot.hold()  # a retry takes a transfer slot again
             sink = await self.dst.blob_sink(d)
             if getattr(sink, "present", False):  # another process stored it meanwhile
                 await sink.abort(keep_partial=True)
                 return
             resumed = sink.offset > 0
             try:
-                await self._transfer_once(d, sink, is_layer)
+                await self._transfer_once(d, sink, is_layer, slot)
                 return
             except TransientTransferError as exc:
                 await sink.abort(keep_partial=True)
@@ -158,7 +163,7 @@ class _Copier:
                 await sink.abort(keep_partial=True)
                 raise
 
-    async def _transfer_once(self, d: Descriptor, sink: BlobSink, is_layer: bool) -> None:
+    async def _transfer_once(self, d: Descriptor, sink: BlobSink, is_layer: bool, slot: _Slot) -> None:
         offset = sink.offset  # when the partial file is already complete, commit verifies it
         # Sinks that verify on commit (the blob store rehashes nothing: it hashes as it writes)
         # need no second hash here; others get one. A registry checks `?digest=` itself
@@ -198,7 +203,29 @@ class _Copier:
                     f"unexpected EOF: got {current} of {d.size} bytes for {d.digest}"
                 )
             raise BlobVerificationError(f"filesystem layer verification failed for digest {d.digest}")
+        if getattr(sink, "commit_is_local", False):
+            # Verifying and syncing the file needs no connection: the next blob may start
+            # downloading meanwhile (the sink bounds its own concurrent commits).
+            slot.release()
         await sink.commit(d)
+
+
+class _Slot:
+    """One blob's claim on the transfer semaphore, released at most once per hold."""
+
+    def __init__(self, semaphore: asyncio.Semaphore) -> None:
+        self.semaphore = semaphore
+        self.held = False
+
+    async def hold(self) -> None:
+        if not self.held:
+            await self.semaphore.acquire()
+            self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.semaphore.release()
 
 
 def select_platform(index: Manifest, wanted: Platform) -> Descriptor:

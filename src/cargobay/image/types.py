@@ -60,6 +60,8 @@ class BlobSink(Protocol):
 
     offset: int
     # Optional attribute `verifies: bool`: True when commit() checks size and digest itself.
+    # Optional attribute `commit_is_local: bool`: True when commit() needs no connection (a local
+    # store), so the engine lets the next blob start transferring while this one commits.
     # Optional attribute `checked_remotely: bool`: True when the receiver (a registry) refuses
     # bytes that do not match the digest; the engine then skips its own hash for sources whose
     # blobs are known good (`ImageSource.blobs_verified`, optional, e.g. the local store).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import fcntl
 import os
@@ -59,8 +60,15 @@ def session_name(descriptor: Descriptor, prefix: str = "copy") -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "-", name)[:128]
 
 
+# Commits (flush, fsync, rename) run on threads of their own, so that syncing finished blobs
+# never holds up the writes of blobs still downloading (the engine starts the next download
+# while a blob commits: `commit_is_local`).
+_COMMITS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="cargobay-commit")
+
+
 class StoreBlobSink:
     verifies = True  # the writer hashes as it writes and commit() checks digest and size
+    commit_is_local = True  # commit() touches only the disk: the engine frees the transfer slot
 
     """Writes one blob into a FilesystemBlobStore through a resumable, verifying writer.
 
@@ -175,7 +183,8 @@ class StoreBlobSink:
             raise
         self.writer = None
         try:
-            await asyncio.to_thread(writer.commit, descriptor.digest, descriptor.size)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(_COMMITS, writer.commit, descriptor.digest, descriptor.size)
         except (DigestMismatch, SizeMismatch) as exc:
             raise BlobVerificationError(
                 f"filesystem layer verification failed for digest {descriptor.digest}: {exc}"
