@@ -12,6 +12,7 @@ from cargobay.metadata.catalogue import CatalogueStore
 from cargobay.metadata.engine import create_engines
 from cargobay.metadata.hub_listing import HubListingStore
 from cargobay.metadata.store import MetadataStore
+from cargobay.metadata.web_sessions import WebSessionStore
 from cargobay.registry.access import AccessPolicy
 from cargobay.registry.accounts import AccountService
 from cargobay.registry.catalogue import CatalogueService
@@ -20,6 +21,7 @@ from cargobay.registry.pulls import PullCounter
 from cargobay.registry.search import SearchService
 from cargobay.registry.service import RegistryService
 from cargobay.registry.tokens import KeyRing, TokenIssuer
+from cargobay.registry.web_sessions import WebSessions
 from cargobay.server.api import add_api_routes
 from cargobay.server.auth import RegistryAuth, RegistryGuard
 from cargobay.server.client_address import TRUSTED_PROXIES_KEY, parse_networks
@@ -47,6 +49,7 @@ class Hub:
     catalogue: CatalogueService  # stars, descriptions, repository information
     search: SearchService
     repositories: HubRepositories  # the hub's repository pages: listings, tags, settings, deletion
+    sessions: WebSessions  # the web site's log-ins
 
     async def close(self) -> None:
         await self.metadata.close()
@@ -90,6 +93,7 @@ def build_hub(settings: Settings) -> Hub:
         catalogue=catalogue,
         search=SearchService(catalogue_store, policy if settings.auth == "token" else None),
         repositories=HubRepositories(HubListingStore(engines), metadata, registry, policy, catalogue),
+        sessions=WebSessions(accounts, WebSessionStore(engines)),
     )
 
 

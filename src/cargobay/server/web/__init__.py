@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from cargobay.metadata.web_sessions import WebSessionStore
-from cargobay.registry.web_sessions import WebSessions
 from cargobay.server.web.account_settings import AccountSettingsPages
 from cargobay.server.web.home import HomePage
 from cargobay.server.web.login import LoginPages
@@ -31,7 +29,7 @@ def build_site(hub: Hub) -> Site:
     settings = hub.settings
     return Site(
         accounts=hub.accounts,
-        sessions=WebSessions(hub.accounts, WebSessionStore(hub.metadata.engines)),
+        sessions=hub.sessions,
         catalogue=hub.catalogue,
         repositories=hub.repositories,
         search=hub.search,
