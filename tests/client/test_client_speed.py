@@ -523,3 +523,43 @@ def test_local_store_syncs_blob_names_before_the_index_refers_to_them(
     events.clear()
     store._write_index(store._read_index())
     assert events.index("fsync /blobs/sha256") < events.index("rename -> /index.json")
+
+
+# --------------------------------------------------------------------------- exit
+
+
+@pytest.mark.parametrize(
+    ("argv", "fast"),
+    [
+        (["pull", "--help"], True),
+        (["push", "--help"], True),
+        (["images", "--help"], True),
+        (["serve", "--help"], False),  # servers and database engines clean up on exit
+        (["admin", "--help"], False),
+        (["pull", "NOT A REFERENCE"], False),  # failures take the usual way out
+        (["--version"], False),
+    ],
+)
+def test_client_commands_skip_the_interpreter_teardown_on_success(
+    argv: list[str], fast: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from cargobay.cli import main as entry
+
+    calls: list[str] = []
+    monkeypatch.setattr(entry, "exit_now", lambda: calls.append("exit_now"))
+    monkeypatch.setattr(sys, "argv", ["cargobay", *argv])
+    with pytest.raises(SystemExit):
+        entry.main()
+    assert calls == (["exit_now"] if fast else [])
+    capsys.readouterr()
+
+
+def test_fast_exit_keeps_output_and_status(cb: Any, seed: Callable[..., Any]) -> None:
+    seeded = seed(layers=2)
+    result = cb.run("pull", seeded.ref)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith(f"{seeded.ref}\n")  # the last line, flushed before os._exit
+    listed = cb.run("images", "--format", "{{.Repository}}:{{.Tag}}")
+    assert listed.returncode == 0 and listed.stdout == f"{seeded.registry}/{seeded.repository}:v1\n"

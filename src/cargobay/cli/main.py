@@ -57,9 +57,36 @@ def cli() -> None:
     """Cargobay: a container image hub and a daemonless image client."""
 
 
+# Client commands that end the process without the interpreter's teardown once they succeeded:
+# freeing every module and object of aiohttp, asyncio and the rest takes ~45 ms here, a tenth of
+# a small pull. Not `serve` or `admin` (servers and database engines clean up on exit).
+FAST_EXIT = frozenset(COMMANDS) - {"serve", "admin"}
+
+
 def main() -> None:
     try:
         cli.main(prog_name="cargobay", standalone_mode=True)
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         sys.exit(130)
+    except SystemExit as done:
+        if done.code in (None, 0) and len(sys.argv) > 1 and sys.argv[1] in FAST_EXIT:
+            exit_now()
+        raise
+
+
+def exit_now() -> None:
+    """Exit with status 0 at once: atexit handlers run and output is flushed, then `os._exit`.
+
+    Every file the command wrote was closed (and synced where it matters) before it returned;
+    worker threads are idle. A crash-safe command may stop here like after a kill.
+    """
+    import atexit
+    import contextlib
+    import os
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(0)
