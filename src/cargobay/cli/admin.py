@@ -58,10 +58,10 @@ def _load(data_dir: Path | None, config_file: Path | None, database_url: str | N
 
 
 def _run(settings: Settings, action: Callable[[Hub], Awaitable[T]]) -> T:
-    """Open the hub's services (creating the schema if missing), run `action`, close."""
+    """Open the hub's services (migrating the schema to this code's), run `action`, close."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from cargobay.metadata.engine import create_schema
+    from cargobay.metadata.engine import MigrationError, migrate
     from cargobay.registry.accounts import AccountError
     from cargobay.server.app import build_hub
 
@@ -72,7 +72,10 @@ def _run(settings: Settings, action: Callable[[Hub], Awaitable[T]]) -> T:
             raise AdminError(f"cannot create data dir {settings.data_dir}: {exc.strerror or exc}") from None
         hub = build_hub(settings)
         try:
-            await create_schema(hub.metadata.engines)
+            try:
+                await migrate(hub.metadata.engines)
+            except MigrationError as exc:
+                raise AdminError(str(exc)) from None
             return await action(hub)
         finally:
             await hub.close()

@@ -9,7 +9,17 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from cargobay.metadata.schema import metadata
+from cargobay.metadata.migrations import MigrationError, upgrade
+
+__all__ = [
+    "DatabaseUrlError",
+    "Engines",
+    "MigrationError",
+    "create_engines",
+    "create_schema",
+    "migrate",
+    "normalise_url",
+]
 
 
 class DatabaseUrlError(ValueError):
@@ -79,6 +89,11 @@ def create_engines(url: str) -> Engines:
     return Engines(reader=engine, writer=engine, dialect="postgresql")
 
 
-async def create_schema(engines: Engines) -> None:
-    async with engines.writer.begin() as conn:
-        await conn.run_sync(metadata.create_all)
+async def migrate(engines: Engines) -> None:
+    """Bring the database's schema up to date (see `metadata/migrations`): create it when empty,
+    run the migrations it lacks, one migrator at a time. Raises MigrationError (a clear message)
+    when the database was migrated by a newer cargobay."""
+    await upgrade(engines.writer)
+
+
+create_schema = migrate  # the name callers used before there were migrations

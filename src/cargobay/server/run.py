@@ -18,7 +18,7 @@ import time
 from aiohttp import web
 
 from cargobay.config import Settings
-from cargobay.metadata.engine import create_engines, create_schema
+from cargobay.metadata.engine import MigrationError, create_engines, migrate
 from cargobay.server.app import create_app, key_ring
 
 log = logging.getLogger("cargobay.server")
@@ -29,10 +29,10 @@ _READ_BUFSIZE = 4 * 1024 * 1024
 
 
 async def _prepare(settings: Settings) -> None:
-    """Once, before workers start: the schema and the token signing key."""
+    """Once, before workers start: the schema (migrated to this code's) and the token signing key."""
     engines = create_engines(settings.effective_database_url)
     try:
-        await create_schema(engines)
+        await migrate(engines)
     finally:
         await engines.dispose()
     key_ring(settings).load(create=True)
@@ -96,7 +96,11 @@ def serve(settings: Settings) -> None:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_prepare(settings))
+    try:
+        asyncio.run(_prepare(settings))
+    except MigrationError as exc:  # e.g. a database migrated by a newer cargobay
+        print(f"Error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     # Fail early, with a clear message, when the address is taken — also by another hub, whose
     # SO_REUSEPORT sockets an exclusive bind does not join. Workers then bind their own sockets.
     _bind(settings, shared=False).close()
