@@ -38,6 +38,7 @@ from cargobay.oci.digest import Digest, InvalidDigest, new_hasher
 from cargobay.oci.errors import ParsedError
 
 READ_CHUNK = 1024 * 1024
+READ_BUFFER = 4 * 1024 * 1024
 DEFAULT_UPLOAD_CHUNK = 16 * 1024 * 1024
 _NO_CREDENTIALS = Credentials()
 
@@ -743,6 +744,9 @@ def new_session(config: ClientConfig | None = None, **kwargs: Any) -> aiohttp.Cl
         connector=connector,
         headers={"User-Agent": config.user_agent},
         auto_decompress=False,
+        # Each response may buffer this much before aiohttp pauses reading the socket (64 KiB by
+        # default: a blob download then pauses and resumes the transport many times a second).
+        read_bufsize=READ_BUFFER,
         **kwargs,
     )
 
