@@ -24,6 +24,7 @@ from cargobay.server.app import create_app, key_ring
 log = logging.getLogger("cargobay.server")
 
 _PURGE_INTERVAL = 3600.0
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 # Socket read buffer per connection: large, so blob uploads are not paused every 256 KiB.
 _READ_BUFSIZE = 4 * 1024 * 1024
 
@@ -118,10 +119,17 @@ def serve(settings: Settings) -> None:
     stopping = False
 
     def spawn(slot: int) -> None:
+        # SIGTERM and SIGINT stay blocked across the fork: a signal that arrived between the fork
+        # and `children[pid] = slot` would miss the new worker (the parent would wait for it
+        # forever), and one that reached the child before it dropped the parent's handler would
+        # be swallowed. Blocked, the parent's is delivered once the worker is recorded, and the
+        # child's once the default action is back.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
             code = 0
             try:
                 _run_worker(settings)
@@ -131,6 +139,7 @@ def serve(settings: Settings) -> None:
             finally:
                 os._exit(code)
         children[pid] = slot
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
     def stop(_signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -142,6 +151,8 @@ def serve(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     for slot in range(settings.workers):
+        if stopping:  # a stop during start-up: spawn no more workers
+            break
         spawn(slot)
     while children:
         try:
@@ -154,4 +165,5 @@ def serve(settings: Settings) -> None:
         if dead_slot is not None and not stopping:
             log.warning("worker %d (pid %d) exited with status %d; restarting", dead_slot, pid, status)
             time.sleep(0.2)
-            spawn(dead_slot)
+            if not stopping:
+                spawn(dead_slot)
