@@ -16,6 +16,8 @@ import sys
 import time
 
 from aiohttp import web
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from cargobay.config import Settings
 from cargobay.metadata.engine import MigrationError, create_engines, migrate
@@ -37,6 +39,12 @@ async def _prepare(settings: Settings) -> None:
     finally:
         await engines.dispose()
     key_ring(settings).load(create=True)
+
+
+def display_url(settings: Settings) -> str:
+    """The database URL without its password, for messages."""
+    url = make_url(settings.effective_database_url)
+    return url.render_as_string(hide_password=True)
 
 
 def _bind(settings: Settings, *, shared: bool = True) -> socket.socket:
@@ -101,6 +109,12 @@ def serve(settings: Settings) -> None:
         asyncio.run(_prepare(settings))
     except MigrationError as exc:  # e.g. a database migrated by a newer cargobay
         print(f"Error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    except (OSError, DBAPIError) as exc:  # unreachable server, missing database, unwritable file
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(
+            f"Error: cannot open the database {display_url(settings)}: {reason}", file=sys.stderr, flush=True
+        )
         raise SystemExit(1) from None
     # Fail early, with a clear message, when the address is taken — also by another hub, whose
     # SO_REUSEPORT sockets an exclusive bind does not join. Workers then bind their own sockets.

@@ -6,15 +6,19 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from cargobay.metadata.migrations.quiet import quiet_alembic
 
-from cargobay.metadata.migrations import BASELINE, BASELINE_TABLES, HEAD, MigrationError
+quiet_alembic()  # before Alembic is imported: its plugins log at import time
+
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+from sqlalchemy import inspect, text  # noqa: E402
+from sqlalchemy.engine import Connection  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
+
+from cargobay.metadata.migrations import BASELINE, BASELINE_TABLES, HEAD, MigrationError  # noqa: E402
 
 log = logging.getLogger("cargobay.metadata.migrations")
 
@@ -31,14 +35,6 @@ def _config(connection: Connection | None) -> Config:
 
 def script_directory() -> ScriptDirectory:
     return ScriptDirectory.from_config(_config(None))
-
-
-def _quiet_alembic() -> None:
-    """Alembic says "Context impl …", "Will assume transactional DDL." on every run; the hub logs
-    its own line when it actually migrates. An explicitly configured level is left alone."""
-    logger = logging.getLogger("alembic.runtime.migration")
-    if logger.level == logging.NOTSET:
-        logger.setLevel(logging.WARNING)
 
 
 def _upgrade_sync(connection: Connection, target: str) -> None:
@@ -85,6 +81,5 @@ async def upgrade(engine: AsyncEngine, target: str = HEAD) -> None:
     """Bring the database up to `target` (normally the newest revision), safely against other
     migrators. `engine` must begin transactions that lock the database on SQLite (the writer
     engine, BEGIN IMMEDIATE). Raises MigrationError when the database is newer than this code."""
-    _quiet_alembic()
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade_sync, target)
