@@ -5,8 +5,6 @@ hash of blobs the local store verified when a registry checks them again, upload
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import subprocess
 import sys
 import textwrap
@@ -16,53 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from cargobay.image.copy import copy_image
 from cargobay.image.types import BlobVerificationError, Manifest
 from cargobay.oci.digest import Digest, digest_bytes
 from cargobay.oci.manifest import Descriptor
+from support.certs import write_test_certs
 
 pytestmark = pytest.mark.timeout(120)
 
 
 # --------------------------------------------------------------------------- deferred CA loading
-
-
-def _write_certs(directory: Path) -> tuple[Path, Path, Path]:
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cargobay lazytls test CA")])
-    ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    ca_path, cert_path, key_path = directory / "ca.crt", directory / "server.crt", directory / "server.key"
-    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return ca_path, cert_path, key_path
 
 
 _LAZYTLS_PROBE = textwrap.dedent(
@@ -118,7 +80,7 @@ def _probe(tmp_path: Path, ca_file: Path) -> dict[str, Any]:
     import json
     import os
 
-    _, cert, key = _write_certs(tmp_path)
+    _, cert, key = write_test_certs(tmp_path)
     env = {**os.environ, "SSL_CERT_FILE": str(ca_file)}
     env.pop("SSL_CERT_DIR", None)
     proc = subprocess.run(
@@ -135,7 +97,7 @@ def _probe(tmp_path: Path, ca_file: Path) -> dict[str, Any]:
 
 def test_aiohttp_tls_contexts_load_their_cas_on_first_use_and_verify(tmp_path: Path) -> None:
     ca = tmp_path / "ca.crt"
-    _write_certs(tmp_path)  # the CA the probe's server certificate is signed by (written again there)
+    write_test_certs(tmp_path)  # the CA the probe's server certificate is signed by (written again there)
     result = _probe(tmp_path, ca)
     assert result["deferred"] == [True, True]
     assert result["ca_before"] == 0  # nothing loaded by the import
@@ -148,7 +110,7 @@ def test_aiohttp_tls_contexts_load_their_cas_on_first_use_and_verify(tmp_path: P
 def test_deferred_context_still_refuses_an_unknown_ca(tmp_path: Path) -> None:
     other = tmp_path / "other"
     other.mkdir()
-    unrelated_ca, _, _ = _write_certs(other)  # a CA that did not sign the server's certificate
+    unrelated_ca, _, _ = write_test_certs(other)  # a CA that did not sign the server's certificate
     result = _probe(tmp_path, unrelated_ca)
     assert result["default"] == "certificate error"
     assert result["unverified"] == "200 ok"

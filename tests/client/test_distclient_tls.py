@@ -3,7 +3,6 @@ certificate errors, and insecure registries (HTTPS without verification)."""
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import os
 import socket
@@ -15,11 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from support.certs import write_test_certs
 from support.tools import require_binary
 
 pytestmark = pytest.mark.timeout(120)
@@ -41,36 +37,6 @@ def _external_ipv4() -> str | None:
     return None
 
 
-def _write_certs(directory: Path, ip: str) -> tuple[Path, Path, Path]:
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cargobay test CA")])
-    ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ip)]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    ca_path, cert_path, key_path = directory / "ca.crt", directory / "server.crt", directory / "server.key"
-    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return ca_path, cert_path, key_path
-
-
 @pytest.fixture
 def tls_registry(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A distribution registry serving HTTPS on a non-loopback address: (host:port, CA file)."""
@@ -81,7 +47,7 @@ def tls_registry(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     with socket.socket() as s:
         s.bind((ip, 0))
         port = s.getsockname()[1]
-    ca, cert, key = _write_certs(tmp_path, ip)
+    ca, cert, key = write_test_certs(tmp_path, ip)
     config = {
         "version": 0.1,
         "log": {"level": "warn", "accesslog": {"disabled": True}},

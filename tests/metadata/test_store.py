@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,13 +15,9 @@ M1 = "sha256:" + "a" * 64
 M2 = "sha256:" + "b" * 64
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MetadataStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'hub.db'}"
-    else:
-        new_postgres_url: Callable[[], str] = request.getfixturevalue("new_postgres_url")
-        url = new_postgres_url()
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[MetadataStore]:
+    url = database_url
     engines = create_engines(url)
     await create_schema(engines)
     metadata = MetadataStore(engines, url)

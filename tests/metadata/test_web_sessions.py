@@ -3,7 +3,7 @@ their secret, expired and ended sessions are gone, a new password or a deleted a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,13 +17,9 @@ from cargobay.registry.web_sessions import WebSessions
 PASSWORD = "S3ssion-secret"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[WebSessions]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'hub.db'}"
-    else:
-        new_postgres_url: Callable[[], str] = request.getfixturevalue("new_postgres_url")
-        url = new_postgres_url()
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[WebSessions]:
+    url = database_url
     engines = create_engines(url)
     await create_schema(engines)
     accounts = AccountService(AccountStore(engines))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 _SCHEME_RE = re.compile(r"\s*([A-Za-z][A-Za-z0-9_-]*)\s*")
@@ -56,6 +59,34 @@ def parse_challenges(header: str) -> list[Challenge]:
         if pos < len(header) and header[pos] == ",":
             pos += 1
     return out
+
+
+def refresh_token_form(identity_token: str, service: str, scopes: Sequence[str]) -> dict[str, str]:
+    """The OAuth2 POST body that trades a stored refresh token (`identitytoken`) for a token."""
+    return {
+        "grant_type": "refresh_token",
+        "refresh_token": identity_token,
+        "service": service,
+        "client_id": "cargobay",
+        "scope": " ".join(scopes),
+    }
+
+
+def token_request(
+    realm: str, service: str, scopes: Sequence[str], username: str | None, password: str | None
+) -> tuple[str, dict[str, str]]:
+    """The URL and headers of a token GET: service, scopes, and Basic credentials when given."""
+    params: list[tuple[str, str]] = []
+    if service:
+        params.append(("service", service))
+    params += [("scope", s) for s in scopes]
+    headers: dict[str, str] = {}
+    if username:
+        params.append(("account", username))
+        pair = f"{username}:{password or ''}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    sep = "&" if "?" in realm else "?"
+    return f"{realm}{sep}{urlencode(params)}", headers
 
 
 def repository_scope(repository: str, actions: str) -> str:

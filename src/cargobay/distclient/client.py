@@ -23,7 +23,15 @@ import cargobay.distclient.lazytls  # noqa: F401  (first: aiohttp then builds it
 import aiohttp
 
 # isort: on
-from cargobay.distclient.auth import Challenge, TokenCache, merge_scopes, parse_challenges, repository_scope
+from cargobay.distclient.auth import (
+    Challenge,
+    TokenCache,
+    merge_scopes,
+    parse_challenges,
+    refresh_token_form,
+    repository_scope,
+    token_request,
+)
 from cargobay.distclient.config import ClientConfig, split_host_port, ssl_context
 from cargobay.distclient.credentials import Credentials, lookup
 from cargobay.distclient.errors import (
@@ -294,28 +302,11 @@ class RegistryClient:
             raise DistributionError(401, [ParsedError("UNAUTHORIZED", "authentication required")])
         try:
             if creds.identity_token:
-                form = {
-                    "grant_type": "refresh_token",
-                    "refresh_token": creds.identity_token,
-                    "service": challenge.service,
-                    "client_id": "cargobay",
-                    "scope": " ".join(scopes),
-                }
+                form = refresh_token_form(creds.identity_token, challenge.service, scopes)
                 request = self.session.post(realm, data=form, ssl=self._tls(realm))
             else:
-                params: list[tuple[str, str]] = []
-                if challenge.service:
-                    params.append(("service", challenge.service))
-                params += [("scope", s) for s in scopes]
-                headers: dict[str, str] = {}
-                if creds.username:
-                    params.append(("account", creds.username))
-                    pair = f"{creds.username}:{creds.password}".encode()
-                    headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-                sep = "&" if "?" in realm else "?"
-                request = self.session.get(
-                    f"{realm}{sep}{urlencode(params)}", headers=headers, ssl=self._tls(realm)
-                )
+                url, headers = token_request(realm, challenge.service, scopes, creds.username, creds.password)
+                request = self.session.get(url, headers=headers, ssl=self._tls(realm))
             async with request as resp:
                 body = await resp.read()
                 status = resp.status

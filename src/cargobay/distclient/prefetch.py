@@ -15,7 +15,6 @@ credentials and headers (`cargobay.distclient.client.RegistryClient._fetch_token
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
 import threading
@@ -23,7 +22,14 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-from cargobay.distclient.auth import Challenge, merge_scopes, parse_challenges, repository_scope
+from cargobay.distclient.auth import (
+    Challenge,
+    merge_scopes,
+    parse_challenges,
+    refresh_token_form,
+    repository_scope,
+    token_request,
+)
 from cargobay.distclient.config import ClientConfig
 from cargobay.distclient.credentials import Credentials
 
@@ -77,26 +83,12 @@ class _Job:
             return Prefetched(self.base, challenge, found, scopes)
         send = {"User-Agent": self.user_agent}
         if creds.identity_token:
-            form = {
-                "grant_type": "refresh_token",
-                "refresh_token": creds.identity_token,
-                "service": challenge.service,
-                "client_id": "cargobay",
-                "scope": " ".join(scopes),
-            }
+            form = refresh_token_form(creds.identity_token, challenge.service, scopes)
             send["Content-Type"] = "application/x-www-form-urlencoded"
             status, _, body = _request("POST", realm, send, urlencode(form).encode())
         else:
-            params: list[tuple[str, str]] = []
-            if challenge.service:
-                params.append(("service", challenge.service))
-            params += [("scope", s) for s in scopes]
-            if creds.username:
-                params.append(("account", creds.username))
-                pair = f"{creds.username}:{creds.password}".encode()
-                send["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-            sep = "&" if "?" in realm else "?"
-            status, _, body = _request("GET", f"{realm}{sep}{urlencode(params)}", send)
+            url, headers = token_request(realm, challenge.service, scopes, creds.username, creds.password)
+            status, _, body = _request("GET", url, {**send, **headers})
         if status != 200:
             return Prefetched(self.base, challenge, found, scopes)
         doc = json.loads(body)
