@@ -7,6 +7,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from yarl import URL
 
 from support.browser import PASSWORD, sign_up_async, unique_username
 from support.servers import Hub, start_hub
@@ -89,7 +90,7 @@ async def test_log_in_and_out(web_url: str) -> None:
     async with WebVisitor(web_url) as visitor:
         answer = await visitor.log_in(user.username, user.password)
         assert answer.status == 303 and answer.headers["Location"] == "/"
-        stolen = visitor.http.cookie_jar.filter_cookies(visitor.base_url)["cargobay_session"].value
+        stolen = visitor.http.cookie_jar.filter_cookies(URL(visitor.base_url))["cargobay_session"].value
         assert user.username in (await visitor.get("/")).text
         out = await visitor.post("/logout")
         assert out.status == 303
