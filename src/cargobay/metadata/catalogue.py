@@ -109,7 +109,7 @@ class _Band:
     last: bool = False
 
 
-_REPOSITORY_COLUMNS = (
+REPOSITORY_COLUMNS = (
     repositories.c.name,
     repositories.c.private,
     repositories.c.description,
@@ -119,6 +119,20 @@ _REPOSITORY_COLUMNS = (
     repositories.c.created_at,
     repositories.c.last_pushed_at,
 )
+
+
+def repository_row(row: Any) -> RepositoryRow:
+    """A row of REPOSITORY_COLUMNS (raw drivers give SQLite booleans as integers)."""
+    return RepositoryRow(
+        name=row[0],
+        private=bool(row[1]),
+        description=row[2],
+        full_description=row[3],
+        star_count=int(row[4]),
+        pull_count=int(row[5]),
+        created_at=float(row[6]),
+        last_pushed_at=None if row[7] is None else float(row[7]),
+    )
 
 
 def _search_row(row: Any) -> SearchRow:
@@ -441,10 +455,8 @@ class CatalogueStore:
 
     async def repository(self, name: str) -> RepositoryRow | None:
         async with self.engines.reader.connect() as conn:
-            row = (
-                await conn.execute(select(*_REPOSITORY_COLUMNS).where(repositories.c.name == name))
-            ).first()
-        return None if row is None else RepositoryRow(*row)
+            row = (await conn.execute(select(*REPOSITORY_COLUMNS).where(repositories.c.name == name))).first()
+        return None if row is None else repository_row(row)
 
     async def set_descriptions(
         self, name: str, description: str | None, full_description: str | None

@@ -14,24 +14,13 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cargobay.metadata.catalogue import RepositoryRow
+from cargobay.metadata.catalogue import REPOSITORY_COLUMNS, RepositoryRow, repository_row
 from cargobay.metadata.engine import Engines
 from cargobay.metadata.schema import manifests, repositories, tags, uploads
 
 # `last_updated` is newest first and `-last_updated` oldest first, as on Docker Hub.
 Ordering = Literal["last_updated", "-last_updated", "name", "-name"]
 ORDERINGS: tuple[Ordering, ...] = ("last_updated", "-last_updated", "name", "-name")
-
-_REPOSITORY_COLUMNS = (
-    repositories.c.name,
-    repositories.c.private,
-    repositories.c.description,
-    repositories.c.full_description,
-    repositories.c.star_count,
-    repositories.c.pull_count,
-    repositories.c.created_at,
-    repositories.c.last_pushed_at,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,19 +38,6 @@ class ChildManifest:
     digest: str
     media_type: str
     content: bytes
-
-
-def _to_repository(row: Any) -> RepositoryRow:
-    return RepositoryRow(
-        name=row[0],
-        private=bool(row[1]),
-        description=row[2],
-        full_description=row[3],
-        star_count=int(row[4]),
-        pull_count=int(row[5]),
-        created_at=float(row[6]),
-        last_pushed_at=None if row[7] is None else float(row[7]),
-    )
 
 
 class HubListingStore:
@@ -92,19 +68,19 @@ class HubListingStore:
             "name": [name],
             "-name": [name.desc()],
         }[ordering]
-        query = select(*_REPOSITORY_COLUMNS).where(*conditions).order_by(*order).limit(limit).offset(offset)
+        query = select(*REPOSITORY_COLUMNS).where(*conditions).order_by(*order).limit(limit).offset(offset)
         counting = select(func.count()).select_from(repositories).where(*conditions)
         async with self.engines.reader.connect() as conn:
             total = int((await conn.execute(counting)).scalar_one())
-            rows = [_to_repository(r) for r in await conn.execute(query)] if offset < total else []
+            rows = [repository_row(r) for r in await conn.execute(query)] if offset < total else []
         return total, rows
 
     async def repositories_by_name(self, names: Sequence[str]) -> dict[str, RepositoryRow]:
         if not names:
             return {}
-        query = select(*_REPOSITORY_COLUMNS).where(repositories.c.name.in_(list(names)))
+        query = select(*REPOSITORY_COLUMNS).where(repositories.c.name.in_(list(names)))
         async with self.engines.reader.connect() as conn:
-            return {r[0]: _to_repository(r) for r in await conn.execute(query)}
+            return {r[0]: repository_row(r) for r in await conn.execute(query)}
 
     async def delete_repository(self, name: str) -> list[str] | None:
         """Delete the repository with its tags, manifests, blob links, uploads and stars (the
