@@ -158,6 +158,16 @@ async def _create_all(engines: Engines) -> None:
         await conn.run_sync(metadata.create_all)
 
 
+async def _assert_schema_py(engines: Engines, fresh_url: str) -> None:
+    """The database has the schema `create_all` gives a new database (at `fresh_url`)."""
+    fresh = create_engines(fresh_url)
+    try:
+        await _create_all(fresh)
+        assert await _snapshot_of(engines) == await _snapshot_of(fresh)
+    finally:
+        await fresh.dispose()
+
+
 async def _revision(engines: Engines) -> str | None:
     async with engines.reader.connect() as conn:
         return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
@@ -299,12 +309,7 @@ async def test_a_database_from_before_migrations_is_upgraded_with_its_data(
         async with engines.reader.connect() as conn:
             assert (await conn.execute(text("SELECT max(star_count) FROM repositories"))).scalar() == 0
         # And the result is the schema of schema.py, as for a new database.
-        fresh = create_engines(new_url())
-        try:
-            await _create_all(fresh)
-            assert await _snapshot_of(engines) == await _snapshot_of(fresh)
-        finally:
-            await fresh.dispose()
+        await _assert_schema_py(engines, new_url())
     finally:
         await engines.dispose()
 
@@ -320,12 +325,7 @@ async def test_a_pre_migrations_database_made_by_a_later_hub_is_upgraded(new_url
             await conn.run_sync(lambda c: metadata.tables["web_sessions"].create(c))  # and its index
         await migrate(engines)
         assert await _revision(engines) == HEAD
-        fresh = create_engines(new_url())
-        try:
-            await _create_all(fresh)
-            assert await _snapshot_of(engines) == await _snapshot_of(fresh)
-        finally:
-            await fresh.dispose()
+        await _assert_schema_py(engines, new_url())
     finally:
         await engines.dispose()
 
