@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from cargobay.registry.search import MAX_PAGE_SIZE, SearchError
+from cargobay.registry.search import MAX_PAGE_SIZE, SearchError, SearchResults
 from cargobay.server.web.pages import page
 from cargobay.server.web.site import Site
 from cargobay.server.web.visitor import Visitor
@@ -56,6 +56,8 @@ class SearchPage:
         if number is None:
             problems.append("That page number does not exist; showing the first page.")
             number = 1
+        found: SearchResults | None = None
+        status = 200
         try:
             found = await self.site.search.search(
                 visitor.actor,
@@ -67,19 +69,7 @@ class SearchPage:
                 sort=sort,  # type: ignore[arg-type]  # checked against SORTS above
             )
         except SearchError as exc:
-            return self.site.render(
-                request,
-                "search.html",
-                status=400,
-                query=query,
-                found=None,
-                problems=[str(exc)],
-                sort=sort,
-                official=official,
-                min_stars=min_stars,
-                sorts=SORTS,
-                base_url="/search",
-            )
+            status, problems = 400, [str(exc)]
         kept = {"q": query, "sort": sort if sort != "relevance" else "", "official": "1" if official else ""}
         if min_stars:
             kept["min_stars"] = str(min_stars)
@@ -87,6 +77,7 @@ class SearchPage:
         return self.site.render(
             request,
             "search.html",
+            status=status,
             query=query,
             found=found,
             problems=problems,
