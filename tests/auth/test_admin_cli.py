@@ -50,6 +50,25 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout.strip()
 
 
+def create_user(
+    hub: Hub, name: str, password: str, *options: str, email: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`cargobay admin user create` with the password on stdin."""
+    email = email or f"{name}@example.test"
+    return admin(
+        hub,
+        "user",
+        "create",
+        "--username",
+        name,
+        "--email",
+        email,
+        "--password-stdin",
+        *options,
+        stdin=password,
+    )
+
+
 def test_registration_closed_but_admin_can_bootstrap(closed_hub: Hub) -> None:
     api = Api(closed_hub.url)
     refused = api.call(
@@ -58,18 +77,7 @@ def test_registration_closed_but_admin_can_bootstrap(closed_hub: Hub) -> None:
     assert refused.status == 403 and "closed" in refused.json()["message"]
 
     root = unique_name("root")
-    created = admin(
-        closed_hub,
-        "user",
-        "create",
-        "--username",
-        root,
-        "--email",
-        f"{root}@example.test",
-        "--password-stdin",
-        "--admin",
-        stdin=ADMIN_PASSWORD + "\n",
-    )
+    created = create_user(closed_hub, root, ADMIN_PASSWORD + "\n", "--admin")
     assert ok(created) == f"Created administrator {root}" and created.stderr == ""
     # the trailing newline of the piped password is not part of it
     me = api.call("GET", "/api/user", auth=(root, ADMIN_PASSWORD))
@@ -84,31 +92,9 @@ def test_user_and_org_commands_take_effect_on_the_running_hub(closed_hub: Hub) -
     api = Api(closed_hub.url)
     name, first, second = unique_name(), "F1rst-password", "S3cond-password"
     email = f"{name}@example.test"
-    ok(
-        admin(
-            closed_hub,
-            "user",
-            "create",
-            "--username",
-            name,
-            "--email",
-            email,
-            "--password-stdin",
-            stdin=first,
-        )
-    )
+    ok(create_user(closed_hub, name, first, email=email))
     assert api.call("GET", "/api/user", auth=(name, first)).json()["is_admin"] is False
-    taken = admin(
-        closed_hub,
-        "user",
-        "create",
-        "--username",
-        name,
-        "--email",
-        "o@example.test",
-        "--password-stdin",
-        stdin=first,
-    )
+    taken = create_user(closed_hub, name, first, email="o@example.test")
     assert_one_error_line(taken, "this username is taken")
 
     assert ok(
@@ -200,19 +186,7 @@ def assert_one_error_line(result: subprocess.CompletedProcess[str], message: str
 def test_key_rotation_keeps_old_tokens_valid(closed_hub: Hub, tmp_path: Path) -> None:
     api = Api(closed_hub.url)
     name = unique_name()
-    ok(
-        admin(
-            closed_hub,
-            "user",
-            "create",
-            "--username",
-            name,
-            "--email",
-            f"{name}@example.test",
-            "--password-stdin",
-            stdin="R0tate-password",
-        )
-    )
+    ok(create_user(closed_hub, name, "R0tate-password"))
     creds = (name, "R0tate-password")
 
     def token() -> str:
@@ -264,19 +238,7 @@ def test_admin_against_postgresql_while_the_hub_runs(
     url = new_postgres_url()
     hub = start_hub(workers=1, database_url=url, env={"CARGOBAY_AUTH": "token"})
     name = unique_name()
-    created = admin(
-        hub,
-        "user",
-        "create",
-        "--username",
-        name,
-        "--email",
-        f"{name}@example.test",
-        "--password-stdin",
-        "--database-url",
-        url,
-        stdin="Pg-password1\n",
-    )
+    created = create_user(hub, name, "Pg-password1\n", "--database-url", url)
     assert ok(created) == f"Created user {name}"
     api = Api(hub.url)
     assert api.call("GET", "/api/user", auth=(name, "Pg-password1")).json()["username"] == name
