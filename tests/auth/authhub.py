@@ -3,15 +3,13 @@ services, tokens from its /token endpoint, pushes over the registry API."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 from typing import Any
 from urllib.parse import urlencode
 
-from cargobay.config import load_settings
-from cargobay.server.app import build_hub
 from support.http import Response, request
+from support.hubdata import run_with_hub
 from support.pushing import Pushed, basic_auth, digest_of, push_image
 from support.servers import Hub
 
@@ -24,22 +22,6 @@ def basic(user: str, password: str = PASSWORD) -> dict[str, str]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def _hub_services(hub: Hub) -> Any:
-    settings = load_settings(None, {"data_dir": hub.data_dir, "database_url": hub.database_url}, environ={})
-    return build_hub(settings)
-
-
-def run_with_hub(hub: Hub, action: Any) -> Any:
-    async def go() -> Any:
-        services = _hub_services(hub)
-        try:
-            return await action(services)
-        finally:
-            await services.close()
-
-    return asyncio.run(go())
 
 
 def add_user(hub: Hub, name: str, *, admin: bool = False, password: str = PASSWORD) -> None:

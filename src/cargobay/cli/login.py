@@ -279,12 +279,12 @@ async def _get(
 async def _login_endpoint(session: aiohttp.ClientSession, url: str, ssl: Any, creds: Credentials) -> Verified:
     import base64
 
-    from cargobay.distclient.client import _pick_challenge
+    from cargobay.distclient.auth import pick_challenge
 
     status, headers = await _get(session, url, ssl, {})
     if status == 200:  # a registry without auth: docker reports success too
         return Verified()
-    challenge = _pick_challenge(headers.get("WWW-Authenticate", "")) if status == 401 else None
+    challenge = pick_challenge(headers.get("WWW-Authenticate", "")) if status == 401 else None
     verified = Verified()
     auth: dict[str, str] = {}
     if challenge is not None and challenge.scheme == "bearer":

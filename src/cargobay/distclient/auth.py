@@ -61,6 +61,16 @@ def parse_challenges(header: str) -> list[Challenge]:
     return out
 
 
+def pick_challenge(header: str) -> Challenge | None:
+    """The challenge a client answers: Bearer when offered, else Basic, else none."""
+    challenges = parse_challenges(header)
+    for scheme in ("bearer", "basic"):
+        for challenge in challenges:
+            if challenge.scheme == scheme:
+                return challenge
+    return None
+
+
 def refresh_token_form(identity_token: str, service: str, scopes: Sequence[str]) -> dict[str, str]:
     """The OAuth2 POST body that trades a stored refresh token (`identitytoken`) for a token."""
     return {

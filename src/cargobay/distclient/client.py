@@ -27,7 +27,7 @@ from cargobay.distclient.auth import (
     Challenge,
     TokenCache,
     merge_scopes,
-    parse_challenges,
+    pick_challenge,
     refresh_token_form,
     repository_scope,
     token_request,
@@ -220,7 +220,7 @@ class RegistryClient:
                 async with self.session.get(url, allow_redirects=True, ssl=verify) as resp:
                     await resp.read()
                     if resp.status == 401:
-                        self._challenge = _pick_challenge(resp.headers.get("WWW-Authenticate", ""))
+                        self._challenge = pick_challenge(resp.headers.get("WWW-Authenticate", ""))
                     elif resp.status >= 400 and is_mirror:
                         last = DistributionError(resp.status, [], method="GET", url=url)
                         continue
@@ -370,7 +370,7 @@ class RegistryClient:
             try:
                 replayable = data is None or isinstance(data, bytes)
                 if resp.status == 401 and attempt < 2 and replayable:
-                    challenge = _pick_challenge(resp.headers.get("WWW-Authenticate", ""))
+                    challenge = pick_challenge(resp.headers.get("WWW-Authenticate", ""))
                     if challenge is not None and (self._challenge is None or not auth or attempt == 0):
                         body = await resp.read()
                         had_auth = bool(auth)
@@ -695,15 +695,6 @@ class BlobUpload:
                 pass
         except ClientError:
             pass
-
-
-def _pick_challenge(header: str) -> Challenge | None:
-    challenges = parse_challenges(header)
-    for scheme in ("bearer", "basic"):
-        for challenge in challenges:
-            if challenge.scheme == scheme:
-                return challenge
-    return None
 
 
 def _next_link(header: str, current: str) -> str:

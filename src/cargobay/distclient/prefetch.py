@@ -25,7 +25,7 @@ from urllib.parse import urlencode, urlsplit
 from cargobay.distclient.auth import (
     Challenge,
     merge_scopes,
-    parse_challenges,
+    pick_challenge,
     refresh_token_form,
     repository_scope,
     token_request,
@@ -72,7 +72,7 @@ class _Job:
             return Prefetched(self.base, None, None, ())
         if status != 401:
             return None
-        challenge = _pick(headers.get("www-authenticate", ""))
+        challenge = pick_challenge(headers.get("www-authenticate", ""))
         found = lookup(domain, repository)
         creds = found or Credentials()
         scopes = tuple(merge_scopes([repository_scope(repository, actions)]))
@@ -128,15 +128,6 @@ def take(domain: str, repository: str, actions: str) -> Prefetched | None:
         return None
     job.thread.join(TIMEOUT * 2)
     return None if job.thread.is_alive() else job.result
-
-
-def _pick(header: str) -> Challenge | None:
-    challenges = parse_challenges(header)
-    for scheme in ("bearer", "basic"):
-        for challenge in challenges:
-            if challenge.scheme == scheme:
-                return challenge
-    return None
 
 
 def _request(
