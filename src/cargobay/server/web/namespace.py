@@ -16,7 +16,7 @@ from aiohttp import web
 
 from cargobay.metadata.hub_listing import ORDERINGS, Ordering
 from cargobay.server.web.pages import PageNotFound, page
-from cargobay.server.web.repository import page_number
+from cargobay.server.web.params import page_number
 from cargobay.server.web.site import Site
 from cargobay.server.web.visitor import Visitor
 

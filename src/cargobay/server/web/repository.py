@@ -16,13 +16,16 @@ from urllib.parse import quote
 from aiohttp import web
 from markupsafe import Markup
 
+from cargobay.registry.accounts import Actor
+from cargobay.registry.hub_repositories import Page
+from cargobay.registry.tag_images import TagDetails
 from cargobay.server.web.markdown import render_markdown
 from cargobay.server.web.pages import page, redirect
+from cargobay.server.web.params import page_number
 from cargobay.server.web.site import Site
 from cargobay.server.web.visitor import Visitor, checked_form
 
 TAGS_PER_PAGE = 25
-_MAX_PAGE = 10_000
 OFFICIAL_PREFIX = "library/"
 
 
@@ -40,14 +43,16 @@ def image_reference(host: str, name: str) -> str:
     return f"{host}/{name[len(OFFICIAL_PREFIX) :]}" if is_official(name) else f"{host}/{name}"
 
 
-def page_number(text: str | None) -> int | None:
-    """`?page=` as a number from 1; None when it is not one (the page then shows page 1)."""
-    if text is None or text == "":
-        return 1
-    if not text.isascii() or not text.isdigit() or len(text) > 6:
-        return None
-    number = int(text)
-    return number if 1 <= number <= _MAX_PAGE else None
+async def newest_tags(site: Site, actor: Actor | None, name: str, number: int) -> Page[TagDetails]:
+    """Page `number` of the repository's tags, newest first, TAGS_PER_PAGE a page."""
+    return await site.repositories.tags(
+        actor,
+        name,
+        name_contains=None,
+        ordering="last_updated",
+        limit=TAGS_PER_PAGE,
+        offset=(number - 1) * TAGS_PER_PAGE,
+    )
 
 
 def _is_htmx(request: web.Request) -> bool:
@@ -85,14 +90,7 @@ class RepositoryPages:
         info, access, tags = await asyncio.gather(
             self.site.catalogue.info(actor, name),
             self.site.repositories.access(actor, name),
-            self.site.repositories.tags(
-                actor,
-                name,
-                name_contains=None,
-                ordering="last_updated",
-                limit=TAGS_PER_PAGE,
-                offset=(number - 1) * TAGS_PER_PAGE,
-            ),
+            newest_tags(self.site, actor, name, number),
         )
         newest = tags.results[0].name if tags.results and number == 1 else None
         if newest is None and tags.total:

@@ -34,12 +34,12 @@ from cargobay.registry.catalogue import (
 )
 from cargobay.registry.hub_repositories import DeletionDisabled, TagNotFound
 from cargobay.server.web.pages import LoginRequired, PageHandler, page, redirect
+from cargobay.server.web.params import page_number
+from cargobay.server.web.repository import TAGS_PER_PAGE, newest_tags
 from cargobay.server.web.site import Site
 from cargobay.server.web.visitor import Visitor, checked_form
 
 REPOSITORY = "/r/{namespace}/{repo:.+}"
-TAGS_PER_PAGE = 25
-_MAX_PAGE = 10_000
 _MAX_CONFIRM = 512
 SAVED = frozenset({"descriptions", "visibility", "tag"})  # `?saved=…` after a change
 
@@ -50,12 +50,6 @@ class _DeletionOff(Exception):
 
 def _name(request: web.Request) -> str:
     return f"{request.match_info['namespace']}/{request.match_info['repo']}"
-
-
-def _page_number(value: str | None) -> int:
-    if value and value.isascii() and value.isdigit() and 1 <= int(value) <= _MAX_PAGE:
-        return int(value)
-    return 1
 
 
 def _passes_through(exc: CatalogueError) -> bool:
@@ -144,15 +138,8 @@ class RepositorySettingsPages:
         values: dict[str, str] | None = None,
     ) -> web.Response:
         info = await self.site.catalogue.info(actor, name)
-        number = _page_number(request.rel_url.query.get("page"))
-        tags = await self.site.repositories.tags(
-            actor,
-            name,
-            name_contains=None,
-            ordering="last_updated",
-            limit=TAGS_PER_PAGE,
-            offset=(number - 1) * TAGS_PER_PAGE,
-        )
+        number = page_number(request.rel_url.query.get("page")) or 1
+        tags = await newest_tags(self.site, actor, name, number)
         query = request.rel_url.query
         saved = query.get("saved", "") if status == 200 else ""
         deleted_tag = query.get("tag", "") if saved == "tag" else ""

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from cargobay.registry.search import MAX_PAGE_SIZE, SearchError, SearchResults
 from cargobay.server.web.pages import page
+from cargobay.server.web.params import page_number, whole_number
 from cargobay.server.web.site import Site
 from cargobay.server.web.visitor import Visitor
 
@@ -20,16 +21,6 @@ SORTS = {
     "updated": "Recently updated",
 }
 _MAX_QUERY = 200
-_MAX_PAGE = 10_000
-
-
-def _number(value: str | None, default: int, low: int, high: int) -> int | None:
-    if value is None or value == "":
-        return default
-    if not value.isascii() or not value.isdigit():
-        return None
-    number = int(value)
-    return number if low <= number <= high else None
 
 
 class SearchPage:
@@ -48,11 +39,11 @@ class SearchPage:
         if sort not in SORTS:
             problems.append(f"Unknown sort order “{sort}”; showing the best matches.")
             sort = "relevance"
-        min_stars = _number(params.get("min_stars"), 0, 0, 10**9)
+        min_stars = whole_number(params.get("min_stars"), 0, 0, 10**9)
         if min_stars is None:
             problems.append("Minimum stars must be a whole number; the filter was left out.")
             min_stars = 0
-        number = _number(params.get("page"), 1, 1, _MAX_PAGE)
+        number = page_number(params.get("page"))
         if number is None:
             problems.append("That page number does not exist; showing the first page.")
             number = 1
