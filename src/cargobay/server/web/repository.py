@@ -16,8 +16,10 @@ from urllib.parse import quote
 from aiohttp import web
 from markupsafe import Markup
 
+from cargobay.metadata.catalogue import OFFICIAL_PREFIX
 from cargobay.registry.accounts import Actor
 from cargobay.registry.hub_repositories import Page
+from cargobay.registry.search import display_name
 from cargobay.registry.tag_images import TagDetails
 from cargobay.server.web.markdown import render_markdown
 from cargobay.server.web.pages import page, redirect
@@ -26,21 +28,20 @@ from cargobay.server.web.site import Site
 from cargobay.server.web.visitor import Visitor, checked_form
 
 TAGS_PER_PAGE = 25
-OFFICIAL_PREFIX = "library/"
 
 
 def is_official(name: str) -> bool:
-    return name.startswith(OFFICIAL_PREFIX) and name.count("/") == 1
+    return display_name(name) != name
 
 
 def page_path(name: str) -> str:
     """The repository's canonical page: `/_/nginx` for `library/nginx`, else `/r/alice/app`."""
-    return f"/_/{name[len(OFFICIAL_PREFIX) :]}" if is_official(name) else f"/r/{name}"
+    return f"/_/{display_name(name)}" if is_official(name) else f"/r/{name}"
 
 
 def image_reference(host: str, name: str) -> str:
     """What `docker pull` takes: `HOST/nginx` for official images, `HOST/alice/app` otherwise."""
-    return f"{host}/{name[len(OFFICIAL_PREFIX) :]}" if is_official(name) else f"{host}/{name}"
+    return f"{host}/{display_name(name)}"
 
 
 async def newest_tags(site: Site, actor: Actor | None, name: str, number: int) -> Page[TagDetails]:
@@ -104,7 +105,7 @@ class RepositoryPages:
             request,
             "repository.html",
             info=info,
-            display_name=info.repository if is_official(name) else name,
+            display_name=display_name(name),
             page_path=page_path(name),
             action_path=f"/r/{name}",
             reference=image_reference(self.site.registry_host(request), name),
