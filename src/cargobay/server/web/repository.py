@@ -22,26 +22,13 @@ from cargobay.registry.hub_repositories import Page
 from cargobay.registry.search import display_name
 from cargobay.registry.tag_images import TagDetails
 from cargobay.server.web.markdown import render_markdown
+from cargobay.server.web.names import image_reference, is_official, page_path
 from cargobay.server.web.pages import page, redirect
 from cargobay.server.web.params import page_number
 from cargobay.server.web.site import Site
 from cargobay.server.web.visitor import Visitor, checked_form
 
 TAGS_PER_PAGE = 25
-
-
-def is_official(name: str) -> bool:
-    return display_name(name) != name
-
-
-def page_path(name: str) -> str:
-    """The repository's canonical page: `/_/nginx` for `library/nginx`, else `/r/alice/app`."""
-    return f"/_/{display_name(name)}" if is_official(name) else f"/r/{name}"
-
-
-def image_reference(host: str, name: str) -> str:
-    """What `docker pull` takes: `HOST/nginx` for official images, `HOST/alice/app` otherwise."""
-    return f"{host}/{display_name(name)}"
 
 
 async def newest_tags(site: Site, actor: Actor | None, name: str, number: int) -> Page[TagDetails]:

@@ -18,9 +18,10 @@ from cargobay import __version__
 from cargobay.registry.accounts import AccountService
 from cargobay.registry.catalogue import CatalogueService
 from cargobay.registry.hub_repositories import HubRepositories
-from cargobay.registry.search import SearchService
+from cargobay.registry.search import SearchService, display_name
 from cargobay.registry.web_sessions import WebSessions
 from cargobay.server.web.formatting import FILTERS
+from cargobay.server.web.names import page_path
 from cargobay.server.web.visitor import VISITOR_KEY, Visitor
 
 STARTED_KEY = "cargobay.page_started"
@@ -96,5 +97,7 @@ def template_environment() -> jinja2.Environment:
     )
     environment.filters.update(FILTERS)
     environment.globals["version"] = __version__
+    environment.globals["display_name"] = display_name
+    environment.globals["page_path"] = page_path
     environment.globals["static"] = lambda name: f"/static/{name}?v={__version__}"
     return environment
