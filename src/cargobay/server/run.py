@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import time
 
@@ -31,8 +32,17 @@ _STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 _READ_BUFSIZE = 4 * 1024 * 1024
 
 
+def _open_sqlite_once(settings: Settings) -> None:
+    """An SQLite file that cannot be opened fails here, synchronously: through aiosqlite the
+    failure leaves a connection thread that can outlive the event loop and print a traceback."""
+    url = make_url(settings.effective_database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        sqlite3.connect(url.database).close()
+
+
 async def _prepare(settings: Settings) -> None:
     """Once, before workers start: the schema (migrated to this code's) and the token signing key."""
+    _open_sqlite_once(settings)
     engines = create_engines(settings.effective_database_url)
     try:
         await migrate(engines)
@@ -110,7 +120,11 @@ def serve(settings: Settings) -> None:
     except MigrationError as exc:  # e.g. a database migrated by a newer cargobay
         print(f"Error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(1) from None
-    except (OSError, DBAPIError) as exc:  # unreachable server, missing database, unwritable file
+    except (
+        OSError,
+        DBAPIError,
+        sqlite3.Error,
+    ) as exc:  # unreachable server, missing database, unwritable file
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         print(
             f"Error: cannot open the database {display_url(settings)}: {reason}", file=sys.stderr, flush=True
