@@ -19,9 +19,8 @@ import click
 from cargobay.cli.errors import CliError, reports_errors
 
 if TYPE_CHECKING:
-    import aiohttp
-
     from cargobay.distclient.credentials import Credentials
+    from cargobay.distclient.httpclient import HttpSession
 
 CLIENT_ID = "cargobay"
 
@@ -262,21 +261,20 @@ def _status_text(status: int) -> str:
 
 
 async def _get(
-    session: aiohttp.ClientSession, url: str, ssl: Any, headers: dict[str, str]
+    session: HttpSession, url: str, ssl: Any, headers: dict[str, str]
 ) -> tuple[int, Any]:
-    import aiohttp
-
-    from cargobay.distclient.client import _connection_error
+    from cargobay.distclient.client import connection_error
+    from cargobay.distclient.httpclient import HttpClientError
 
     try:
         async with session.get(url, headers=headers, ssl=ssl, allow_redirects=True) as resp:
             await resp.read()
             return resp.status, resp.headers
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise _connection_error("GET", url, exc) from None
+    except (HttpClientError, TimeoutError, OSError) as exc:
+        raise connection_error("GET", url, exc) from None
 
 
-async def _login_endpoint(session: aiohttp.ClientSession, url: str, ssl: Any, creds: Credentials) -> Verified:
+async def _login_endpoint(session: HttpSession, url: str, ssl: Any, creds: Credentials) -> Verified:
     import base64
 
     from cargobay.distclient.auth import pick_challenge
@@ -304,16 +302,15 @@ async def _login_endpoint(session: aiohttp.ClientSession, url: str, ssl: Any, cr
 
 
 async def _fetch_token(
-    session: aiohttp.ClientSession, url: str, ssl: Any, realm: str, service: str, creds: Credentials
+    session: HttpSession, url: str, ssl: Any, realm: str, service: str, creds: Credentials
 ) -> tuple[str, Verified]:
     """The token request docker's login makes; errors read `Get "<url>": unauthorized: …` as docker's."""
     import base64
     import json
     from urllib.parse import urlencode
 
-    import aiohttp
-
-    from cargobay.distclient.client import _connection_error
+    from cargobay.distclient.client import connection_error
+    from cargobay.distclient.httpclient import HttpClientError
 
     if not realm:
         raise LoginFailed(f'Get "{url}": unauthorized: authentication required', unauthorized=True)
@@ -325,7 +322,8 @@ async def _fetch_token(
                 "refresh_token": creds.identity_token,
                 "service": service,
             }
-            request = session.post(realm, data=form, ssl=ssl)
+            form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+            request = session.post(realm, data=urlencode(form).encode(), headers=form_type, ssl=ssl)
         else:
             params = [("account", creds.username), ("client_id", CLIENT_ID), ("offline_token", "true")]
             if service:
@@ -337,8 +335,8 @@ async def _fetch_token(
         async with request as resp:
             body = await resp.read()
             status = resp.status
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise LoginFailed(str(_connection_error("GET", realm, exc)), unauthorized=False) from None
+    except (HttpClientError, TimeoutError, OSError) as exc:
+        raise LoginFailed(str(connection_error("GET", realm, exc)), unauthorized=False) from None
     if status != 200:
         raise LoginFailed(f'Get "{url}": {_token_error(status, body)}', unauthorized=status in (401, 403))
     try:

@@ -1,4 +1,4 @@
-"""An async OCI Distribution client on aiohttp.
+"""An async OCI Distribution client (HTTP through `cargobay.distclient.httpclient`).
 
 One `RegistryClient` talks to one registry (domain). Authentication is one flow inside
 `_request`: a 401 carries a challenge; Bearer challenges are answered with a token from the
@@ -15,14 +15,8 @@ import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-# isort: off
-import cargobay.distclient.lazytls  # noqa: F401  (first: aiohttp then builds its TLS contexts lazily)
-import aiohttp
-
-# isort: on
 from cargobay.distclient.auth import (
     Challenge,
     TokenCache,
@@ -40,6 +34,16 @@ from cargobay.distclient.errors import (
     DistributionError,
     RegistryUnreachable,
 )
+from cargobay.distclient.httpclient import (
+    CertificateError,
+    ConnectError,
+    HttpClientError,
+    HttpSession,
+    NameResolutionError,
+    Response,
+    ServerDisconnected,
+    TLSError,
+)
 from cargobay.distclient.prefetch import Prefetched
 from cargobay.oci import mediatypes as mt
 from cargobay.oci.digest import Digest, InvalidDigest, new_hasher
@@ -51,12 +55,7 @@ DEFAULT_UPLOAD_CHUNK = 16 * 1024 * 1024
 _NO_CREDENTIALS = Credentials()
 
 # What a broken transfer raises (the connection dropped, the body ended early, a timeout).
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    aiohttp.ClientPayloadError,
-    aiohttp.ClientConnectionError,
-    ConnectionError,
-    TimeoutError,
-)
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (HttpClientError, ConnectionError, TimeoutError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,34 +87,32 @@ def _media_type_of(raw: bytes, content_type: str | None) -> str:
     return mt.OCI_MANIFEST
 
 
-def _connection_error(method: str, url: str, exc: BaseException) -> RegistryUnreachable:
+def connection_error(method: str, url: str, exc: BaseException) -> RegistryUnreachable:
     verb = method.capitalize()
     parts = urlsplit(url)
     host = parts.netloc
     if parts.port is None:
         host = f"{host}:{'443' if parts.scheme == 'https' else '80'}"
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+    if isinstance(exc, CertificateError):
         cert_error = exc.certificate_error
         reason = getattr(cert_error, "verify_message", "") or str(cert_error)
         if any(word in reason for word in ("self-signed", "self signed", "local issuer", "unknown ca")):
             reason = "certificate signed by unknown authority"
         return RegistryUnreachable(f'{verb} "{url}": tls: failed to verify certificate: x509: {reason}')
-    if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError) or isinstance(
-        getattr(exc, "os_error", None) or exc.__cause__, ssl.SSLError
-    ):
+    if isinstance(exc, TLSError | ssl.SSLError):
         text = str(exc)
         if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text or "http request" in text:
             return RegistryUnreachable(f'{verb} "{url}": http: server gave HTTP response to HTTPS client')
         return RegistryUnreachable(f'{verb} "{url}": tls: {text}')
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+    if isinstance(exc, NameResolutionError):
         return RegistryUnreachable(f'{verb} "{url}": dial tcp: lookup {parts.hostname}: no such host')
-    if isinstance(exc, aiohttp.ClientConnectorError):
+    if isinstance(exc, ConnectError):
         err = exc.os_error
         reason = os.strerror(err.errno).lower() if err.errno else (err.strerror or str(err)).lower()
         return RegistryUnreachable(f'{verb} "{url}": dial tcp {host}: connect: {reason}')
     if isinstance(exc, TimeoutError):
         return RegistryUnreachable(f'{verb} "{url}": i/o timeout')
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
+    if isinstance(exc, ServerDisconnected):
         return RegistryUnreachable(f'{verb} "{url}": EOF')
     return RegistryUnreachable(f'{verb} "{url}": {exc or exc.__class__.__name__}')
 
@@ -128,7 +125,7 @@ class RegistryClient:
         domain: str,
         *,
         config: ClientConfig | None = None,
-        session: aiohttp.ClientSession | None = None,
+        session: HttpSession | None = None,
         for_push: bool = False,
         credentials: Credentials | None = None,
         upload_chunk_size: int = DEFAULT_UPLOAD_CHUNK,
@@ -162,7 +159,7 @@ class RegistryClient:
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property
-    def session(self) -> aiohttp.ClientSession:
+    def session(self) -> HttpSession:
         if self._session is None:
             self._session = new_session(self.config)
         return self._session
@@ -194,12 +191,12 @@ class RegistryClient:
         return self._credentials or _NO_CREDENTIALS
 
     def _tls(self, url: str, verify: bool = True) -> ssl.SSLContext | bool:
-        """aiohttp's `ssl=` for `url`: the registry's verifying context for https, else nothing."""
+        """The `ssl=` for `url`: the registry's verifying context for https, else nothing."""
         if not verify:
             return False
         if url.startswith("https:"):
             return ssl_context(self.domain)
-        return True  # plain HTTP: no context needed (a redirect to https gets aiohttp's default)
+        return True  # plain HTTP: no context needed (a redirect to https gets the default one)
 
     # -- endpoint and ping -------------------------------------------------------------------
     async def ping(self) -> None:
@@ -224,8 +221,8 @@ class RegistryClient:
                     elif resp.status >= 400 and is_mirror:
                         last = DistributionError(resp.status, [], method="GET", url=url)
                         continue
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                last = _connection_error("GET", url, exc)
+            except (HttpClientError, TimeoutError, OSError) as exc:
+                last = connection_error("GET", url, exc)
                 continue
             self._base, self._is_mirror = base, is_mirror
             self._ssl_for_base = verify
@@ -302,16 +299,17 @@ class RegistryClient:
             raise DistributionError(401, [ParsedError("UNAUTHORIZED", "authentication required")])
         try:
             if creds.identity_token:
-                form = refresh_token_form(creds.identity_token, challenge.service, scopes)
-                request = self.session.post(realm, data=form, ssl=self._tls(realm))
+                form = urlencode(refresh_token_form(creds.identity_token, challenge.service, scopes)).encode()
+                form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+                request = self.session.post(realm, data=form, headers=form_type, ssl=self._tls(realm))
             else:
                 url, headers = token_request(realm, challenge.service, scopes, creds.username, creds.password)
                 request = self.session.get(url, headers=headers, ssl=self._tls(realm))
             async with request as resp:
                 body = await resp.read()
                 status = resp.status
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise _connection_error("GET", realm, exc) from None
+        except (HttpClientError, TimeoutError, OSError) as exc:
+            raise connection_error("GET", realm, exc) from None
         if status != 200:
             err = DistributionError.from_body(status, body, method="GET", url=realm)
             if status == 401 and not err.errors:
@@ -345,7 +343,7 @@ class RegistryClient:
         data: bytes | AsyncIterable[bytes] | None = None,
         ok: tuple[int, ...] = (200,),
         allow_redirects: bool = True,
-    ) -> AsyncIterator[aiohttp.ClientResponse]:
+    ) -> AsyncIterator[Response]:
         """Send a request with auth; yield the response when its status is in `ok`, else raise."""
         await self.ping()
         wanted = scopes if scopes is not None else (self._scopes(repository) if repository else [])
@@ -365,8 +363,8 @@ class RegistryClient:
                     allow_redirects=allow_redirects,
                     ssl=self._ssl_for_base,
                 )
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                raise _connection_error(method, url, exc) from None
+            except (HttpClientError, TimeoutError, OSError) as exc:
+                raise connection_error(method, url, exc) from None
             try:
                 replayable = data is None or isinstance(data, bytes)
                 if resp.status == 401 and attempt < 2 and replayable:
@@ -520,7 +518,7 @@ class RegistryClient:
         tags: list[str] = []
         while path:
             async with self.request("GET", path, repository=repository) as resp:
-                doc = await resp.json(content_type=None)
+                doc = await resp.json()
                 link = resp.headers.get("Link", "")
             if isinstance(doc, dict) and isinstance(doc.get("tags"), list):
                 tags += [str(t) for t in doc["tags"]]
@@ -531,7 +529,7 @@ class RegistryClient:
 class BlobStream:
     """A blob body being received; iterate `chunks()` for bytes starting at `offset`."""
 
-    def __init__(self, response: aiohttp.ClientResponse, offset: int) -> None:
+    def __init__(self, response: Response, offset: int) -> None:
         self.response = response
         self.offset = offset
         length = response.content_length
@@ -540,10 +538,9 @@ class BlobStream:
     async def chunks(self, size: int = READ_CHUNK) -> AsyncIterator[bytes]:
         """The body in pieces of at most `size` bytes, each as the socket delivered it.
 
-        Not `iter_chunked`, which joins what is buffered into new `size`-byte strings: a copy of
-        every byte into fresh memory, the largest CPU cost of a pull after the socket reads.
+        Pieces are not joined into `size`-byte strings: that would copy every byte once more.
         """
-        async for data, _ in self.response.content.iter_chunks():
+        async for data in self.response.iter_chunks():
             if len(data) <= size:
                 if data:
                     yield data
@@ -706,30 +703,25 @@ def _next_link(header: str, current: str) -> str:
     return ""
 
 
-async def _read_limited(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+async def _read_limited(resp: Response, limit: int) -> bytes:
     out = bytearray()
-    async for chunk in resp.content.iter_chunked(READ_CHUNK):
+    async for chunk in resp.iter_chunks():
         out += chunk
         if len(out) > limit:
             raise ClientError(f"response from {resp.url} exceeds {limit} bytes")
     return bytes(out)
 
 
-def new_session(config: ClientConfig | None = None, **kwargs: Any) -> aiohttp.ClientSession:
+def new_session(config: ClientConfig | None = None) -> HttpSession:
     config = config or ClientConfig.load()
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300)
-    # Requests pass their own `ssl=` (see RegistryClient._tls); the connector's default is
-    # aiohttp's verifying context, whose CA store loads on first use (cargobay.distclient.lazytls).
-    connector = aiohttp.TCPConnector(limit=32)
-    return aiohttp.ClientSession(
-        timeout=timeout,
-        connector=connector,
-        headers={"User-Agent": config.user_agent},
-        auto_decompress=False,
-        # Each response may buffer this much before aiohttp pauses reading the socket (64 KiB by
-        # default: a blob download then pauses and resumes the transport many times a second).
-        read_bufsize=READ_BUFFER,
-        **kwargs,
+    # Requests pass their own `ssl=` (see RegistryClient._tls). A response may buffer
+    # READ_BUFFER bytes before reading pauses: blob downloads then rarely pause the socket.
+    return HttpSession(
+        user_agent=config.user_agent,
+        connect_timeout=30,
+        read_timeout=300,
+        limit=32,
+        read_buffer=READ_BUFFER,
     )
 
 
@@ -740,6 +732,7 @@ __all__ = [
     "ManifestInfo",
     "RegistryClient",
     "RemoteManifest",
+    "connection_error",
     "new_session",
     "split_host_port",
 ]

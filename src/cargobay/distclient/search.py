@@ -29,9 +29,8 @@ from cargobay.distclient.config import DOCKER_HUB_DOMAIN, ClientConfig
 from cargobay.distclient.errors import ClientError
 
 if TYPE_CHECKING:
-    import aiohttp
-
     from cargobay.distclient.credentials import Credentials
+    from cargobay.distclient.httpclient import HttpSession
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -228,16 +227,15 @@ async def search(
     *,
     config: ClientConfig | None = None,
     credentials: Credentials | None = None,
-    session: aiohttp.ClientSession | None = None,
+    session: HttpSession | None = None,
 ) -> SearchResults:
     """Ask the registry named in `term` (Docker Hub by default); results in the registry's order."""
     target = resolve_term(term)
     limit = check_limit(limit)
 
-    import aiohttp
-
     from cargobay.distclient.client import RegistryClient
     from cargobay.distclient.errors import DistributionError
+    from cargobay.distclient.httpclient import HttpClientError
 
     config = config or ClientConfig.load()
     if credentials is None:
@@ -255,7 +253,7 @@ async def search(
         ) as resp:
             url = str(resp.url)
             encoding = resp.headers.get("Content-Encoding", "").strip().lower()
-            async for chunk in resp.content.iter_chunked(1 << 16):
+            async for chunk in resp.iter_chunks():
                 body += chunk
                 if len(body) > MAX_RESPONSE_BYTES:
                     raise SearchError(f"search response from {url} exceeds {MAX_RESPONSE_BYTES} bytes")
@@ -267,7 +265,7 @@ async def search(
         raise
     except ClientError as exc:
         raise SearchError(str(exc)) from None
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+    except (HttpClientError, OSError, TimeoutError) as exc:
         # The answer broke off after its status line.
         raise SearchError(f'Get "{url}": {exc or exc.__class__.__name__}') from None
     finally:
