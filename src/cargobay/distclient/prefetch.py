@@ -3,7 +3,7 @@
 Every `cargobay pull`/`push` starts with `GET /v2/` and, on a registry with token auth, a token
 request: for a password, the registry checks a password hash (0.2 s of its CPU on the hub). Both
 only need the standard library, so `start()` sends them from a thread at once while the main
-thread imports aiohttp and opens the local store, and `RegistryClient.adopt()` takes the answers
+thread imports the rest of the client and opens the local store, and `RegistryClient.adopt()` takes the answers
 (`take()`), so nothing is asked twice.
 
 Only for a registry reached over plain HTTP (loopback or configured insecure-HTTP hosts with a
@@ -146,7 +146,10 @@ def _request(
     if body or method == "POST":
         lines.append(f"Content-Length: {len(body)}")
     request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-    with socket.create_connection((parts.hostname, parts.port or 80), timeout=TIMEOUT) as sock:
+    # An ASCII name goes as bytes: a str makes getaddrinfo import the IDNA codec (~10 ms of start-up).
+    host: str | bytes = parts.hostname.encode("ascii") if parts.hostname.isascii() else parts.hostname
+    address = (host, parts.port or 80)
+    with socket.create_connection(address, timeout=TIMEOUT) as sock:  # type: ignore[arg-type]
         sock.sendall(request)
         received = bytearray()
         while chunk := sock.recv(65536):
