@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
 from cargobay.distclient.auth import (
     Challenge,
@@ -33,17 +32,9 @@ from cargobay.distclient.errors import (
     DigestVerificationError,
     DistributionError,
     RegistryUnreachable,
+    connection_error,
 )
-from cargobay.distclient.httpclient import (
-    CertificateError,
-    ConnectError,
-    HttpClientError,
-    HttpSession,
-    NameResolutionError,
-    Response,
-    ServerDisconnected,
-    TLSError,
-)
+from cargobay.distclient.httpclient import HttpClientError, HttpSession, Response
 from cargobay.distclient.prefetch import Prefetched
 from cargobay.oci import mediatypes as mt
 from cargobay.oci.digest import Digest, InvalidDigest, new_hasher
@@ -85,36 +76,6 @@ def _media_type_of(raw: bytes, content_type: str | None) -> str:
     if isinstance(doc, dict) and "manifests" in doc:
         return mt.OCI_INDEX
     return mt.OCI_MANIFEST
-
-
-def connection_error(method: str, url: str, exc: BaseException) -> RegistryUnreachable:
-    verb = method.capitalize()
-    parts = urlsplit(url)
-    host = parts.netloc
-    if parts.port is None:
-        host = f"{host}:{'443' if parts.scheme == 'https' else '80'}"
-    if isinstance(exc, CertificateError):
-        cert_error = exc.certificate_error
-        reason = getattr(cert_error, "verify_message", "") or str(cert_error)
-        if any(word in reason for word in ("self-signed", "self signed", "local issuer", "unknown ca")):
-            reason = "certificate signed by unknown authority"
-        return RegistryUnreachable(f'{verb} "{url}": tls: failed to verify certificate: x509: {reason}')
-    if isinstance(exc, TLSError | ssl.SSLError):
-        text = str(exc)
-        if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text or "http request" in text:
-            return RegistryUnreachable(f'{verb} "{url}": http: server gave HTTP response to HTTPS client')
-        return RegistryUnreachable(f'{verb} "{url}": tls: {text}')
-    if isinstance(exc, NameResolutionError):
-        return RegistryUnreachable(f'{verb} "{url}": dial tcp: lookup {parts.hostname}: no such host')
-    if isinstance(exc, ConnectError):
-        err = exc.os_error
-        reason = os.strerror(err.errno).lower() if err.errno else (err.strerror or str(err)).lower()
-        return RegistryUnreachable(f'{verb} "{url}": dial tcp {host}: connect: {reason}')
-    if isinstance(exc, TimeoutError):
-        return RegistryUnreachable(f'{verb} "{url}": i/o timeout')
-    if isinstance(exc, ServerDisconnected):
-        return RegistryUnreachable(f'{verb} "{url}": EOF')
-    return RegistryUnreachable(f'{verb} "{url}": {exc or exc.__class__.__name__}')
 
 
 class RegistryClient:
@@ -731,6 +692,7 @@ __all__ = [
     "BlobUpload",
     "ManifestInfo",
     "RegistryClient",
+    "RegistryUnreachable",
     "RemoteManifest",
     "connection_error",
     "new_session",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from urllib.parse import urlsplit
+
 from cargobay.oci.errors import ParsedError, parse_error_body
 
 
@@ -11,6 +14,49 @@ class ClientError(Exception):
 
 class RegistryUnreachable(ClientError):
     """The registry could not be reached (refused, DNS, TLS, timeout)."""
+
+
+def connection_error(method: str, url: str, exc: BaseException) -> RegistryUnreachable:
+    """`exc`, raised sending `method` to `url`, as docker words it (`Get "URL": dial tcp …`)."""
+    # Imported here, not at the top: this module stays light for the commands that only
+    # catch ClientError. `exc` came from the HTTP client, so it is already loaded.
+    import ssl
+
+    from cargobay.distclient.httpclient import (
+        CertificateError,
+        ConnectError,
+        NameResolutionError,
+        ServerDisconnected,
+        TLSError,
+    )
+
+    verb = method.capitalize()
+    parts = urlsplit(url)
+    host = parts.netloc
+    if parts.port is None:
+        host = f"{host}:{'443' if parts.scheme == 'https' else '80'}"
+    if isinstance(exc, CertificateError):
+        cert_error = exc.certificate_error
+        reason = getattr(cert_error, "verify_message", "") or str(cert_error)
+        if any(word in reason for word in ("self-signed", "self signed", "local issuer", "unknown ca")):
+            reason = "certificate signed by unknown authority"
+        return RegistryUnreachable(f'{verb} "{url}": tls: failed to verify certificate: x509: {reason}')
+    if isinstance(exc, TLSError | ssl.SSLError):
+        text = str(exc)
+        if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text or "http request" in text:
+            return RegistryUnreachable(f'{verb} "{url}": http: server gave HTTP response to HTTPS client')
+        return RegistryUnreachable(f'{verb} "{url}": tls: {text}')
+    if isinstance(exc, NameResolutionError):
+        return RegistryUnreachable(f'{verb} "{url}": dial tcp: lookup {parts.hostname}: no such host')
+    if isinstance(exc, ConnectError):
+        err = exc.os_error
+        reason = os.strerror(err.errno).lower() if err.errno else (err.strerror or str(err)).lower()
+        return RegistryUnreachable(f'{verb} "{url}": dial tcp {host}: connect: {reason}')
+    if isinstance(exc, TimeoutError):
+        return RegistryUnreachable(f'{verb} "{url}": i/o timeout')
+    if isinstance(exc, ServerDisconnected):
+        return RegistryUnreachable(f'{verb} "{url}": EOF')
+    return RegistryUnreachable(f'{verb} "{url}": {exc or exc.__class__.__name__}')
 
 
 class DistributionError(ClientError):
