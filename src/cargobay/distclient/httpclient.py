@@ -30,6 +30,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SAFE_TARGET = "/?&=%:@!$'()*+,;~-._[]"
 _MAX_IDLE_PER_ORIGIN = 16
+_WRITE_SLICE = 1024 * 1024  # bytes bodies larger than this are written by a task, a slice at a time
 
 Body = bytes | AsyncIterable[bytes] | None
 
@@ -282,13 +283,13 @@ class _Connection(asyncio.Protocol):
         self._head_waiter = waiter = self._loop.create_future()
         writer: asyncio.Task[None] | None = None
         try:
-            if body is None or isinstance(body, bytes):
-                self.transport.write(head + body if body and len(body) < 65536 else head)
-                if body and len(body) >= 65536:
-                    self.transport.write(body)
+            if body is None or (isinstance(body, bytes) and len(body) < _WRITE_SLICE):
+                self.transport.write(head + body if body else head)
             else:
+                # Written by a task, slice by slice as the socket takes it: the server may answer
+                # (and refuse the rest) before the end, and a stalled peer times out.
                 self.transport.write(head)
-                writer = asyncio.ensure_future(self._write_chunked(body))
+                writer = asyncio.ensure_future(self._write_body(body, read_timeout))
                 await asyncio.wait({writer, waiter}, timeout=None, return_when=asyncio.FIRST_COMPLETED)
                 if writer.done() and not waiter.done():
                     writer.result()  # the body's own error, or a broken connection
@@ -305,6 +306,7 @@ class _Connection(asyncio.Protocol):
             # The server answered before taking the whole body: this connection cannot go on.
             writer.cancel()
             self._no_reuse = True  # the server may still expect the rest of the body
+            self.reusable = False  # the whole response may have been parsed already
         elif writer is not None and not writer.cancelled():
             writer.exception()  # retrieved: the head (or its absence) tells what happened
         if self._head is None:
@@ -314,21 +316,28 @@ class _Connection(asyncio.Protocol):
         status, reason, headers = self._head
         return Response(self, status, reason, headers, read_timeout)
 
-    async def _write_chunked(self, body: AsyncIterable[bytes]) -> None:
+    async def _write_body(self, body: bytes | AsyncIterable[bytes], timeout: float) -> None:
         assert self.transport is not None
+        if isinstance(body, bytes):
+            view = memoryview(body)
+            for start in range(0, len(body), _WRITE_SLICE):
+                self.transport.write(view[start : start + _WRITE_SLICE])
+                await self._drain(timeout)
+            return
         async for chunk in body:
             if not chunk:
                 continue
             self.transport.write(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
-            await self._drain()
+            await self._drain(timeout)
         self.transport.write(b"0\r\n\r\n")
 
-    async def _drain(self) -> None:
+    async def _drain(self, timeout: float) -> None:
         if self.closed:
             raise ConnectionResetError("connection lost while sending")
         if self._writing_paused:
             self._drain_waiter = self._loop.create_future()
-            await self._drain_waiter
+            async with asyncio.timeout(timeout):  # the peer took nothing for `timeout` seconds
+                await self._drain_waiter
 
     async def next_chunk(self, read_timeout: float) -> bytes | None:
         """The next piece of the body as received; None at its end."""
