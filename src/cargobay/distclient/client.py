@@ -3,6 +3,9 @@
 One `RegistryClient` talks to one registry (domain). Authentication is one flow inside
 `_request`: a 401 carries a challenge; Bearer challenges are answered with a token from the
 realm (cached per scope set), Basic ones with the stored credentials, and the request is retried.
+
+The pieces it uses live next to it: blob transfers in `blobs`, manifest records in `manifests`,
+the HTTP session in `session`, errors (and `connection_error`) in `errors`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import json
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin
 
 from cargobay.distclient.auth import (
@@ -25,6 +27,12 @@ from cargobay.distclient.auth import (
     repository_scope,
     token_request,
 )
+from cargobay.distclient.blobs import (
+    DEFAULT_UPLOAD_CHUNK,
+    TRANSIENT_ERRORS,
+    BlobStream,
+    BlobUpload,
+)
 from cargobay.distclient.config import ClientConfig, split_host_port, ssl_context
 from cargobay.distclient.credentials import Credentials, lookup
 from cargobay.distclient.errors import (
@@ -35,47 +43,14 @@ from cargobay.distclient.errors import (
     connection_error,
 )
 from cargobay.distclient.httpclient import HttpClientError, HttpSession, Response
+from cargobay.distclient.manifests import ManifestInfo, RemoteManifest, media_type_of
 from cargobay.distclient.prefetch import Prefetched
+from cargobay.distclient.session import new_session
 from cargobay.oci import mediatypes as mt
 from cargobay.oci.digest import Digest, InvalidDigest, new_hasher
 from cargobay.oci.errors import ParsedError
 
-READ_CHUNK = 1024 * 1024
-READ_BUFFER = 4 * 1024 * 1024
-DEFAULT_UPLOAD_CHUNK = 16 * 1024 * 1024
 _NO_CREDENTIALS = Credentials()
-
-# What a broken transfer raises (the connection dropped, the body ended early, a timeout).
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (HttpClientError, ConnectionError, TimeoutError)
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteManifest:
-    raw: bytes
-    media_type: str
-    digest: Digest
-
-
-@dataclass(frozen=True, slots=True)
-class ManifestInfo:
-    media_type: str
-    digest: Digest | None
-    size: int
-
-
-def _media_type_of(raw: bytes, content_type: str | None) -> str:
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        doc = None
-    if isinstance(doc, dict) and isinstance(doc.get("mediaType"), str):
-        return str(doc["mediaType"])
-    ctype = (content_type or "").split(";", 1)[0].strip()
-    if ctype in mt.MANIFEST_TYPES:
-        return ctype
-    if isinstance(doc, dict) and "manifests" in doc:
-        return mt.OCI_INDEX
-    return mt.OCI_MANIFEST
 
 
 class RegistryClient:
@@ -373,7 +348,7 @@ class RegistryClient:
         actual = Digest(algorithm, hasher.hexdigest())
         if expected is not None and actual != expected:
             raise DigestVerificationError(f"manifest verification failed for digest {expected}: got {actual}")
-        return RemoteManifest(raw, _media_type_of(raw, content_type), actual)
+        return RemoteManifest(raw, media_type_of(raw, content_type), actual)
 
     async def head_manifest(self, repository: str, reference: str) -> ManifestInfo | None:
         path = f"/v2/{repository}/manifests/{reference}"
@@ -487,174 +462,6 @@ class RegistryClient:
         return tags
 
 
-class BlobStream:
-    """A blob body being received; iterate `chunks()` for bytes starting at `offset`."""
-
-    def __init__(self, response: Response, offset: int) -> None:
-        self.response = response
-        self.offset = offset
-        length = response.content_length
-        self.total: int | None = offset + length if length is not None else None
-
-    async def chunks(self, size: int = READ_CHUNK) -> AsyncIterator[bytes]:
-        """The body in pieces of at most `size` bytes, each as the socket delivered it.
-
-        Pieces are not joined into `size`-byte strings: that would copy every byte once more.
-        """
-        async for data in self.response.iter_chunks():
-            if len(data) <= size:
-                if data:
-                    yield data
-                continue
-            view = memoryview(data)
-            for start in range(0, len(data), size):
-                yield bytes(view[start : start + size])
-
-
-class BlobUpload:
-    """An upload session. A blob that fits in `upload_chunk_size` goes in one monolithic PUT.
-
-    A larger one goes, with `upload_mode="stream"` (the default, what docker does), as one
-    streamed PATCH (chunked transfer encoding) then `PUT ?digest=`; with `"chunked"`, as
-    PATCH requests of `upload_chunk_size` bytes with `Content-Range`, then the PUT.
-    """
-
-    def __init__(
-        self, client: RegistryClient, repository: str, location: str, scopes: list[str] | None
-    ) -> None:
-        self.client = client
-        self.repository = repository
-        self.location = location
-        self.scopes = scopes
-        # Bytes not sent yet, as written (joined once, when sent: no copy per write).
-        self._pending: list[bytes] = []
-        self._pending_size = 0
-        self._sent = 0
-        self._queue: asyncio.Queue[bytes | None] | None = None
-        self._stream: asyncio.Task[None] | None = None
-
-    @property
-    def size(self) -> int:
-        return self._sent + self._pending_size
-
-    def _take(self) -> list[bytes]:
-        pending, self._pending, self._pending_size = self._pending, [], 0
-        return pending
-
-    async def write(self, data: bytes | memoryview) -> None:
-        if self._stream is not None:
-            await self._feed(bytes(data))
-            return
-        self._pending.append(bytes(data))
-        self._pending_size += len(data)
-        chunk = self.client.upload_chunk_size
-        if self._pending_size < chunk:
-            return
-        if self.client.upload_mode == "stream":
-            self._start_stream()
-            for item in self._take():
-                await self._feed(item)
-            return
-        buffered = b"".join(self._take())
-        while len(buffered) >= chunk:
-            await self._patch(buffered[:chunk])
-            buffered = buffered[chunk:]
-        if buffered:
-            self._pending, self._pending_size = [buffered], len(buffered)
-
-    # -- streamed PATCH
-    def _start_stream(self) -> None:
-        self._queue = asyncio.Queue(maxsize=8)
-        queue = self._queue
-
-        async def body() -> AsyncIterator[bytes]:
-            while (item := await queue.get()) is not None:
-                yield item
-
-        async def run() -> None:
-            headers = {"Content-Type": "application/octet-stream"}
-            async with self.client.request(
-                "PATCH", self.location, repository=self.repository, scopes=self.scopes,
-                headers=headers, data=body(), ok=(202, 204),
-            ) as resp:  # fmt: skip
-                location = resp.headers.get("Location")
-            if location:
-                self.location = urljoin(self.location, location)
-
-        self._stream = asyncio.ensure_future(run())
-
-    async def _feed(self, item: bytes | None) -> None:
-        assert self._queue is not None and self._stream is not None
-        if item is not None:
-            self._sent += len(item)
-        put = asyncio.ensure_future(self._queue.put(item))
-        done, _ = await asyncio.wait({put, self._stream}, return_when=asyncio.FIRST_COMPLETED)
-        if put not in done:  # the PATCH ended early: report why
-            put.cancel()
-            await self._stream
-            raise ClientError(f"registry {self.client.domain} closed the upload early")
-
-    # -- chunked PATCH
-    async def _patch(self, data: bytes) -> None:
-        headers = {
-            "Content-Type": "application/octet-stream",
-            "Content-Range": f"{self._sent}-{self._sent + len(data) - 1}",
-        }
-        async with self.client.request(
-            "PATCH",
-            self.location,
-            repository=self.repository,
-            scopes=self.scopes,
-            headers=headers,
-            data=data,
-            ok=(202, 204),
-        ) as resp:
-            location = resp.headers.get("Location")
-        if location:
-            self.location = urljoin(self.location, location)
-        self._sent += len(data)
-
-    async def commit(self, digest: Digest) -> None:
-        data = b"".join(self._take())
-        if self._stream is not None:
-            if data:
-                await self._feed(data)
-            await self._feed(None)
-            await self._stream
-            self._stream = None
-            data = b""
-        elif self._sent and data:
-            await self._patch(data)
-            data = b""
-        sep = "&" if "?" in self.location else "?"
-        url = f"{self.location}{sep}{urlencode({'digest': str(digest)})}"
-        headers = {"Content-Type": "application/octet-stream"}
-        async with self.client.request(
-            "PUT",
-            url,
-            repository=self.repository,
-            scopes=self.scopes,
-            headers=headers,
-            data=data,
-            ok=(201, 204),
-        ):
-            pass
-
-    async def cancel(self) -> None:
-        self._take()
-        if self._stream is not None:
-            self._stream.cancel()
-            await asyncio.gather(self._stream, return_exceptions=True)
-            self._stream = None
-        try:
-            async with self.client.request(
-                "DELETE", self.location, repository=self.repository, scopes=self.scopes, ok=(200, 202, 204)
-            ):
-                pass
-        except ClientError:
-            pass
-
-
 def _next_link(header: str, current: str) -> str:
     for part in header.split(","):
         if 'rel="next"' in part or "rel=next" in part:
@@ -673,19 +480,7 @@ async def _read_limited(resp: Response, limit: int) -> bytes:
     return bytes(out)
 
 
-def new_session(config: ClientConfig | None = None) -> HttpSession:
-    config = config or ClientConfig.load()
-    # Requests pass their own `ssl=` (see RegistryClient._tls). A response may buffer
-    # READ_BUFFER bytes before reading pauses: blob downloads then rarely pause the socket.
-    return HttpSession(
-        user_agent=config.user_agent,
-        connect_timeout=30,
-        read_timeout=300,
-        limit=32,
-        read_buffer=READ_BUFFER,
-    )
-
-
+# Names other modules import from here; each lives in the module that does its one job.
 __all__ = [
     "TRANSIENT_ERRORS",
     "BlobStream",
