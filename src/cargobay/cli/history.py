@@ -12,7 +12,7 @@ import click
 
 from cargobay.cli import render
 from cargobay.cli.errors import CliError, reports_errors
-from cargobay.localstore.store import ImageRecord, LocalStore, StoreError
+from cargobay.localstore import ImageRecord, LocalStore, StoreError
 from cargobay.localstore.timeutil import parse_rfc3339
 from cargobay.oci.manifest import InvalidManifest, parse_manifest
 

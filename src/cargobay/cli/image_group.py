@@ -12,7 +12,7 @@ import click
 from cargobay.cli import render
 from cargobay.cli.errors import CliError, reports_errors
 from cargobay.cli.main import LazyGroup
-from cargobay.localstore.store import ImageRecord, LocalStore, StoreError
+from cargobay.localstore import ImageRecord, LocalStore, StoreError
 
 SUBCOMMANDS: dict[str, str] = {
     "ls": "images:images",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cargobay.cli.errors import CliError, reports_errors
-from cargobay.localstore.store import ImageNotFound, LocalStore, StoreError
+from cargobay.localstore import ImageNotFound, LocalStore, StoreError
 
 
 @click.command("rmi", context_settings={"help_option_names": ["-h", "--help"]})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from cargobay.cli.errors import CliError, reports_errors
-from cargobay.localstore.store import LocalStore, StoreError
+from cargobay.localstore import LocalStore, StoreError
 from cargobay.oci.digest import Digest
 from cargobay.oci.reference import IDENTIFIER_RE, InvalidReference, parse_normalized
 
