@@ -233,9 +233,9 @@ def _verify(domain: str, creds: Credentials) -> Verified:
 
 
 async def _verify_async(domain: str, creds: Credentials) -> Verified:
-    from cargobay.distclient.client import new_session
     from cargobay.distclient.config import ClientConfig, ssl_context
     from cargobay.distclient.errors import RegistryUnreachable
+    from cargobay.distclient.session import new_session
 
     config = ClientConfig.load()
     endpoints = config.endpoints(domain, for_push=True)  # never a mirror
@@ -263,7 +263,7 @@ def _status_text(status: int) -> str:
 async def _get(
     session: HttpSession, url: str, ssl: Any, headers: dict[str, str]
 ) -> tuple[int, Any]:
-    from cargobay.distclient.client import connection_error
+    from cargobay.distclient.errors import connection_error
     from cargobay.distclient.httpclient import HttpClientError
 
     try:
@@ -309,7 +309,7 @@ async def _fetch_token(
     import json
     from urllib.parse import urlencode
 
-    from cargobay.distclient.client import connection_error
+    from cargobay.distclient.errors import connection_error
     from cargobay.distclient.httpclient import HttpClientError
 
     if not realm:

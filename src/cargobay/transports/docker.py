@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from cargobay.distclient.client import TRANSIENT_ERRORS, BlobStream, BlobUpload, RegistryClient
+from cargobay.distclient.blobs import TRANSIENT_ERRORS, BlobStream, BlobUpload
+from cargobay.distclient.client import RegistryClient
 from cargobay.distclient.errors import ClientError, DistributionError, RegistryUnreachable
 from cargobay.image.types import BlobReader, Manifest, TransientTransferError
 from cargobay.oci.digest import Digest, digest_bytes
