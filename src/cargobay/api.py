@@ -88,7 +88,7 @@ def _translate_pull_error(exc: BaseException, ref: Reference) -> ApiError | None
 def _translate(exc: BaseException) -> ApiError | None:
     from cargobay.distclient.credentials import CredentialsError
     from cargobay.distclient.errors import ClientError
-    from cargobay.localstore.errors import StoreError
+    from cargobay.localstore import StoreError
     from cargobay.transports import TransportError
 
     if isinstance(exc, ClientError | CopyError | StoreError | TransportError | CredentialsError):

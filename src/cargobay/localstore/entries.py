@@ -15,9 +15,8 @@ from cargobay.oci.digest import Digest, InvalidDigest
 from cargobay.oci.manifest import Descriptor, InvalidManifest, Platform
 from cargobay.oci.reference import InvalidReference, Reference
 
-from .blobs import LocalBlobStore
-from .errors import StoreError
 from .imageinfo import compute_info
+from .layout import LocalBlobStore
 from .records import (
     ANNOTATION_CACHE,
     ANNOTATION_ID,
@@ -27,6 +26,7 @@ from .records import (
     REF_NAME,
     Entry,
     ImageInfo,
+    StoreError,
     parse_digest,
 )
 from .refs import as_ref

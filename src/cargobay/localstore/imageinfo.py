@@ -10,9 +10,8 @@ from cargobay.oci import mediatypes as mt
 from cargobay.oci.digest import Digest
 from cargobay.oci.manifest import Descriptor, Platform, parse_manifest
 
-from .blobs import LocalBlobStore
-from .errors import MissingBlobs, StoreError
-from .records import ImageInfo
+from .layout import LocalBlobStore
+from .records import ImageInfo, MissingBlobs, StoreError
 
 
 def host_platform() -> tuple[str, str]:

@@ -1,6 +1,6 @@
 """What the store knows, as values: the annotations of an `index.json` entry, the image facts
 cached in them (`ImageInfo`), one entry (`Entry`), an image with its references (`ImageRecord`,
-built by `group_records`), and the outcome of a removal (`RemoveResult`)."""
+built by `group_records`), the outcome of a removal (`RemoveResult`), and the store's errors."""
 
 from __future__ import annotations
 
@@ -39,6 +39,24 @@ def parse_digest(text: str) -> Digest:
     )
     _DIGESTS[text] = digest
     return digest
+
+
+class StoreError(Exception):
+    """Base class; `str()` is the text to show the user."""
+
+
+class ImageNotFound(StoreError):
+    pass
+
+
+class Conflict(StoreError):
+    pass
+
+
+class MissingBlobs(StoreError):
+    def __init__(self, digests: list[Digest]) -> None:
+        self.digests = digests
+        super().__init__("missing blobs: " + ", ".join(str(d) for d in digests))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from cargobay.oci.digest import Digest, InvalidDigest
 from cargobay.oci.reference import IDENTIFIER_RE, InvalidReference, Reference, parse_normalized
 
-from .errors import ImageNotFound, StoreError
-from .records import Entry, ImageRecord, parse_digest
+from .records import Entry, ImageNotFound, ImageRecord, StoreError, parse_digest
 
 _HEX = frozenset("0123456789abcdef")
 

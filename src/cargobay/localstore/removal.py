@@ -16,12 +16,9 @@ from cargobay.oci.digest import Digest, digest_bytes
 from cargobay.oci.manifest import InvalidManifest, parse_manifest
 from cargobay.oci.reference import Reference
 
-from .blobs import LocalBlobStore
-from .errors import Conflict
-from .records import DeleteEvent, Entry, ImageRecord, RemoveResult, group_records
+from .layout import LocalBlobStore
+from .records import Conflict, DeleteEvent, Entry, ImageRecord, RemoveResult, group_records
 from .refs import is_single_reference
-
-DEFAULT_GC_GRACE = 3600.0  # unreferenced blobs younger than this may belong to a pull in progress
 
 
 def remove_image(

@@ -39,10 +39,10 @@ platform_manifest=, digest_reference=True)` and `.add_references(...)`; `.get_re
 `.remove(ref_or_id, force=)` and `.prune(all_images=, exclude=)` → `RemoveResult` (docker's
 Untagged/Deleted events and the bytes reclaimed); `.gc(grace=)`.
 
-The work is split by job: `records` (the value types), `errors`, `blobs` (LocalBlobStore),
-`layout` (file names, atomic writes, index.json), `entries` (index.json items ↔ `Entry`),
-`imageinfo` (image facts from blobs), `listing` (listing.json), `refs` (reference resolution)
-and `removal` (rmi, prune, gc). `LocalStore` here holds the lock and ties them together.
+The work is split by job: `records` (the value types and errors), `layout` (the files:
+LocalBlobStore, atomic writes, index.json, listing.json), `entries` (index.json items ↔
+`Entry`), `imageinfo` (image facts from blobs), `refs` (reference resolution) and `removal`
+(rmi, prune, gc). `LocalStore` here holds the lock and ties them together.
 """
 
 from __future__ import annotations
@@ -61,35 +61,40 @@ from cargobay.oci.manifest import Descriptor
 from cargobay.oci.reference import Reference, parse_normalized
 from cargobay.paths import cargobay_home
 
-from .blobs import LocalBlobStore
-from .entries import decode_entries, encode_entries
-from .errors import Conflict, ImageNotFound, MissingBlobs, StoreError
-from .imageinfo import check_complete, compute_info
 from .layout import (
     INDEX_NAME,
     LAYOUT_NAME,
     LISTING_NAME,
     LOCK_NAME,
+    LocalBlobStore,
     index_fingerprint,
     read_index,
+    read_listing,
     write_atomic,
     write_index,
+    write_listing,
 )
-from .listing import read_listing, write_listing
 from .records import (
     ANNOTATION_ID,
     ANNOTATION_MANIFEST,
     REF_NAME,
+    Conflict,
     DeleteEvent,
     Entry,
     ImageInfo,
+    ImageNotFound,
     ImageRecord,
+    MissingBlobs,
     RemoveResult,
+    StoreError,
     group_records,
 )
-from .refs import as_ref, lookup, pick_entry, set_reference
-from .removal import DEFAULT_GC_GRACE, collect_garbage, delete_unreachable, prune_entries, remove_image
 from .timeutil import now_timestamp
+
+# `cargobay images` is answered by the listing: decoding the index (entries, imageinfo, refs) and
+# removal are imported by the methods that use them, so that command loads none of them.
+
+DEFAULT_GC_GRACE = 3600.0  # unreferenced blobs younger than this may belong to a pull in progress
 
 __all__ = [  # what `cargobay.localstore.store` has always offered importers
     "ANNOTATION_ID",
@@ -179,6 +184,8 @@ class LocalStore:
 
     # ------------------------------------------------------------------- entries, records
     def _entries(self, doc: dict[str, Any] | None = None) -> list[Entry]:
+        from .entries import decode_entries
+
         return decode_entries(doc if doc is not None else self._read_index(), self.blobs)
 
     def _records(self, entries: list[Entry]) -> dict[Digest, ImageRecord]:
@@ -229,6 +236,8 @@ class LocalStore:
 
     def get_reference(self, reference: str | Reference) -> Descriptor | None:
         """The descriptor stored for exactly this reference (tag default `latest`), or None."""
+        from .refs import as_ref
+
         ref = as_ref(reference)
         for entry in self._entries():
             if entry.ref == ref:
@@ -237,6 +246,8 @@ class LocalStore:
 
     def resolve(self, reference_or_id: str) -> ImageRecord:
         """docker's GetImage: a full or short image ID, `name`, `name:tag` or `name@digest`."""
+        from .refs import lookup
+
         listed = self._read_listing()
         records = {r.id: r for r in listed} if listed is not None else self._records(self._entries())
         image_id, _ = lookup(records, reference_or_id)
@@ -259,6 +270,9 @@ class LocalStore:
         With `digest_reference` (the default), a tag also records `name@<descriptor digest>`, as a
         docker pull does (RepoDigests). All blobs must already be stored, else MissingBlobs.
         """
+        from .imageinfo import check_complete, compute_info
+        from .refs import as_ref, set_reference
+
         ref = as_ref(reference)
         if ref.digest is not None and ref.digest != descriptor.digest:
             raise StoreError(f"reference {ref} does not match the digest {descriptor.digest}")
@@ -282,6 +296,9 @@ class LocalStore:
         self, items: Iterable[tuple[str | Reference, Descriptor]], *, digest_reference: bool = True
     ) -> None:
         """`add_reference` for many references at once: one lock, one index write (load, bulk import)."""
+        from .imageinfo import check_complete, compute_info
+        from .refs import as_ref, set_reference
+
         with self.lock():
             doc = self._read_index()
             entries = self._entries(doc)
@@ -305,6 +322,8 @@ class LocalStore:
 
     def tag(self, source: str, target: str | Reference) -> ImageRecord:
         """docker tag: point the tag `target` at the image `source` resolves to."""
+        from .refs import lookup, pick_entry, set_reference
+
         target_ref = target if isinstance(target, Reference) else parse_normalized(target)
         if target_ref.digest is not None:
             raise StoreError("refusing to create a tag with a digest reference")
@@ -324,12 +343,17 @@ class LocalStore:
             return self._records(entries)[image_id]
 
     def _save(self, doc: dict[str, Any], entries: list[Entry]) -> None:
+        from .entries import encode_entries
+
         # Entries we could not read at all (not descriptors) are dropped; everything else is kept.
         doc["manifests"] = encode_entries(entries)
         self._write_listing(entries, self._write_index(doc))
 
     def remove(self, reference_or_id: str, *, force: bool = False) -> RemoveResult:
         """docker rmi for one argument: untag, and delete the image when nothing refers to it."""
+        from .refs import lookup
+        from .removal import delete_unreachable, remove_image
+
         with self.lock():
             doc = self._read_index()
             before = self._entries(doc)
@@ -348,6 +372,8 @@ class LocalStore:
 
         `exclude(record)` keeps an image out of the prune (the caller's until/label filters).
         """
+        from .removal import delete_unreachable, prune_entries
+
         with self.lock():
             doc = self._read_index()
             before = self._entries(doc)
@@ -363,5 +389,7 @@ class LocalStore:
         The grace period protects blobs that a pull in progress has written but not yet
         referenced. Stale partial uploads older than the grace period are removed too.
         """
+        from .removal import collect_garbage
+
         with self.lock():
             return collect_garbage(self.blobs, self.root, self._entries(), grace)
