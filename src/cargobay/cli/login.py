@@ -260,9 +260,7 @@ def _status_text(status: int) -> str:
         return str(status)
 
 
-async def _get(
-    session: HttpSession, url: str, ssl: Any, headers: dict[str, str]
-) -> tuple[int, Any]:
+async def _get(session: HttpSession, url: str, ssl: Any, headers: dict[str, str]) -> tuple[int, Any]:
     from cargobay.distclient.errors import connection_error
     from cargobay.distclient.httpclient import HttpClientError
 
