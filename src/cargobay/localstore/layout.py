@@ -40,12 +40,7 @@ class LocalBlobStore(FilesystemBlobStore):
     write (`sync_directories`), not by one directory sync per blob: a crash before that may
     lose a blob nothing references yet, never leave a partial one under its digest."""
 
-    def publish(self, temp_path: Path, digest: Digest) -> None:
-        final = self.path(digest)
-        if final.exists():
-            temp_path.unlink(missing_ok=True)
-            return
-        os.replace(temp_path, final)
+    sync_each_publish = False
 
     def sync_directories(self) -> None:
         """Make every rename into `blobs/<alg>/` durable (this process's and any other's)."""

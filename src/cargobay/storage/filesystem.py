@@ -201,6 +201,9 @@ class FilesystemBlobStore:
             raise
         return writer.commit(expected, len(data))
 
+    # Whether `publish` syncs the blob's directory after the rename (a subclass may batch that).
+    sync_each_publish = True
+
     def publish(self, temp_path: Path, digest: Digest) -> None:
         """Move a verified, fsynced file into place; an existing blob is identical, so keep it."""
         final = self.path(digest)
@@ -208,4 +211,5 @@ class FilesystemBlobStore:
             temp_path.unlink(missing_ok=True)
             return
         os.replace(temp_path, final)
-        _fsync_dir(final.parent)
+        if self.sync_each_publish:
+            _fsync_dir(final.parent)
