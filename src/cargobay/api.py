@@ -1,8 +1,8 @@
 """High-level pull, push and copy: what the CLI calls (the role docker's daemon plays).
 
 Each function reports docker-style status messages (`Message`) through a callback and raises
-`ApiError` with docker's wording; the CLI only renders. Heavy imports (aiohttp, the engine) are
-done here, never by the CLI modules at import time.
+`ApiError` with docker's wording; the CLI only renders. Heavy imports (asyncio, the HTTP client, the engine)
+are done here, never by the CLI modules at import time.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def _client(domain: str, config: ClientConfig, *, for_push: bool = False) -> Reg
 
 
 def _prefetch(ref: Reference, config: ClientConfig, actions: str) -> None:
-    """Ping the registry and ask for the first token on a thread while aiohttp is imported."""
+    """Ping the registry and ask for the first token on a thread while the client is imported."""
     from cargobay.distclient import prefetch
 
     prefetch.start(ref.domain, ref.path, actions, config)

@@ -58,8 +58,8 @@ def cli() -> None:
 
 
 # Client commands that end the process without the interpreter's teardown once they succeeded:
-# freeing every module and object of aiohttp, asyncio and the rest takes ~45 ms here, a tenth of
-# a small pull. Not `serve` or `admin` (servers and database engines clean up on exit).
+# freeing every module and object of asyncio, the HTTP client and the rest took ~45 ms here, a
+# tenth of a small pull. Not `serve` or `admin` (servers and database engines clean up on exit).
 FAST_EXIT = frozenset(COMMANDS) - {"serve", "admin"}
 
 

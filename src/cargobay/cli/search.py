@@ -10,7 +10,7 @@ docker splits the work between the CLI and the daemon; both halves are here:
   deprecated is-automated), applied after fetching `--limit` results, in the registry's order.
 
 The HTTP call lives in cargobay.distclient.search, imported when the command runs (it pulls in
-aiohttp); this module stays light.
+asyncio and the HTTP client); this module stays light.
 """
 
 from __future__ import annotations

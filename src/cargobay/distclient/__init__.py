@@ -1,1 +1,1 @@
-"""Async OCI Distribution client (aiohttp). Import the submodules; this package stays light."""
+"""Async OCI Distribution client on its own HTTP/1.1 layer (httpclient). Import the submodules."""

@@ -1,7 +1,7 @@
 """Image transports: `docker://`, `oci:`, `docker-archive:` and the local store (a plain name).
 
-`parse_transport` only parses; opening a transport imports what it needs (aiohttp only for
-`docker://`), so callers stay light.
+`parse_transport` only parses; opening a transport imports what it needs (the HTTP client
+only for `docker://`), so callers stay light.
 """
 
 from __future__ import annotations
