@@ -264,6 +264,50 @@ async def test_back_pressure_pauses_reading_and_the_server() -> None:
         assert not connection._reading_paused
 
 
+async def test_content_length_body_in_many_writes_then_the_next_response() -> None:
+    """Past its head a Content-Length body is taken around the parser; the next response on the
+    connection is parsed again from its first byte."""
+    body = os.urandom(300_000)
+
+    async def handler(conn: Conn) -> None:
+        await conn.read_request()
+        head = response(body=body)[: -len(body)]
+        await conn.send(head + body[:10])  # the head and a little of the body in one read
+        for start in range(10, len(body), 7_000):  # the rest in pieces, the last one short
+            await conn.send(body[start : start + 7_000])
+            await asyncio.sleep(0)
+        await conn.read_request()
+        await conn.send(response(body=b"second"))
+
+    async with RawServer(handler) as server, HttpSession() as session:
+        async with session.get(server.url("/one")) as resp:
+            assert resp.content_length == len(body)
+            assert await resp.read() == body
+        async with session.get(server.url("/two")) as resp:
+            assert await resp.read() == b"second"
+        assert server.connections == 1
+
+
+async def test_bytes_past_the_content_length_end_the_connection() -> None:
+    async def handler(conn: Conn) -> None:
+        if conn.index > 1:
+            while await conn.read_request() is not None:
+                await conn.send(response(body=b"fresh"))
+            return
+        await conn.read_request()
+        await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+        await asyncio.sleep(0.05)  # the body comes in a read of its own, with junk after it
+        await conn.send(b"helloEXTRA")
+        await conn.wait_closed_by_client()
+
+    async with RawServer(handler) as server, HttpSession() as session:
+        async with session.get(server.url("/one")) as resp:
+            assert await resp.read() == b"hello"
+        async with session.get(server.url("/two")) as resp:
+            assert await resp.read() == b"fresh"
+        assert server.connections == 2  # the connection that sent junk was not reused
+
+
 async def test_chunked_body_with_extensions_and_trailers() -> None:
     async def handler(conn: Conn) -> None:
         while await conn.read_request() is not None:

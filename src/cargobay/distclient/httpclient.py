@@ -141,6 +141,13 @@ class _Connection(asyncio.Protocol):
         self._body_done = False
         self._body_waiter: asyncio.Future[None] | None = None
         self._eof_delimited = False
+        # A Content-Length body goes around the parser once its head is parsed: the socket's
+        # bytes objects are handed on as they are (the parser would copy every byte again).
+        self._raw_candidate = False
+        self._body_length = 0
+        self._seen_body = 0
+        self._keep_alive = False
+        self._raw_left: int | None = None  # body bytes still to come around the parser
         self._error: BaseException | None = None
         self._reading_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -154,6 +161,9 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._received_any = True
+        if self._raw_left is not None:
+            self._raw_body(data)
+            return
         if self._head_waiter is None and self._body_done:
             self._fail(PayloadError("data received after the response ended"))
             return
@@ -165,6 +175,23 @@ class _Connection(asyncio.Protocol):
         if self._reset_parser:  # a HEAD response: its Content-Length announced no body here
             self._parser = httptools.HttpResponseParser(self)
             self._reset_parser = False
+        if self._raw_candidate and not self._body_done and self._head is not None:
+            self._raw_candidate = False
+            self._raw_left = self._body_length - self._seen_body
+            self._parser = httptools.HttpResponseParser(self)  # fresh for the next response
+
+    def _raw_body(self, data: bytes) -> None:
+        left = self._raw_left
+        assert left is not None
+        if len(data) < left:
+            self._raw_left = left - len(data)
+            self._deliver(data)
+            return
+        self._raw_left = None
+        self._deliver(data if len(data) == left else data[:left])
+        self._finish_body(self._keep_alive)
+        if len(data) > left:
+            self._fail(PayloadError("data received after the response ended"))
 
     def eof_received(self) -> bool | None:
         return False  # close the transport: connection_lost follows
@@ -218,6 +245,19 @@ class _Connection(asyncio.Protocol):
             and "Content-Length" not in headers
             and status not in (204, 304)
         )
+        length = headers.get("Content-Length")
+        self._raw_candidate = (
+            not self._head_only
+            and length is not None
+            and length.strip().isdigit()
+            and "Transfer-Encoding" not in headers
+            and status not in (204, 304)
+        )
+        if self._raw_candidate:
+            assert length is not None
+            self._body_length = int(length)
+            self._seen_body = 0
+            self._keep_alive = self._parser.should_keep_alive()
         if self._head_only:
             self._reset_parser = True
             self._finish_body()
@@ -227,6 +267,10 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         if self._body_done:
             return
+        self._seen_body += len(body)
+        self._deliver(body)
+
+    def _deliver(self, body: bytes) -> None:
         self._body.append(body)
         self._buffered += len(body)
         if self._buffered > self.read_buffer and not self._reading_paused and self.transport is not None:
@@ -242,9 +286,11 @@ class _Connection(asyncio.Protocol):
             self._finish_body()
 
     # -- the exchange ----------------------------------------------------------------------------
-    def _finish_body(self) -> None:
+    def _finish_body(self, keep_alive: bool | None = None) -> None:
         self._body_done = True
-        self.reusable = self._parser.should_keep_alive() and not self._eof_delimited and not self._no_reuse
+        if keep_alive is None:
+            keep_alive = self._parser.should_keep_alive()
+        self.reusable = keep_alive and not self._eof_delimited and not self._no_reuse
         self._wake()
 
     def _set_error(self, error: BaseException) -> None:
@@ -278,6 +324,8 @@ class _Connection(asyncio.Protocol):
         self._body.clear()
         self._buffered = 0
         self._body_done = False
+        self._raw_candidate = False
+        self._raw_left = None
         self._error = None
         self.reusable = False
         self._head_waiter = waiter = self._loop.create_future()
