@@ -983,3 +983,23 @@ async def test_registry_client_reports_eof_and_timeout() -> None:
             with pytest.raises(RegistryUnreachable) as info:
                 await client.ping()
             assert str(info.value) == f'Get "http://127.0.0.1:{server.port}/v2/": {reason}'
+
+
+def test_connect_error_without_errno_takes_the_first_address_error() -> None:
+    """Python 3.11 reports all addresses refusing as one `OSError` without an errno."""
+    from cargobay.distclient.httpclient import _with_errno
+
+    several = OSError(
+        "Multiple exceptions: [Errno 111] Connect call failed ('::1', 5000, 0, 0), "
+        "[Errno 111] Connect call failed ('127.0.0.1', 5000)"
+    )
+    found = _with_errno(several)
+    assert found.errno == errno.ECONNREFUSED
+    message = str(
+        connection_error("GET", "http://localhost:5000/v2/", ConnectError("localhost", 5000, found))
+    )
+    assert message == 'Get "http://localhost:5000/v2/": dial tcp localhost:5000: connect: connection refused'
+    plain = OSError(errno.EHOSTUNREACH, "No route to host")
+    assert _with_errno(plain) is plain
+    odd = OSError("something else")
+    assert _with_errno(odd) is odd

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import socket
 import ssl
 from collections import deque
@@ -655,7 +657,7 @@ class HttpSession:
         except OSError as exc:
             if _is_resolution_error(exc):
                 raise NameResolutionError(host, port, exc) from exc
-            raise ConnectError(host, port, exc) from exc
+            raise ConnectError(host, port, _with_errno(exc)) from exc
         return protocol
 
     def _release(self, connection: _Connection) -> None:
@@ -719,6 +721,25 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 def _is_resolution_error(exc: OSError) -> bool:
     return isinstance(exc, socket.gaierror)
+
+
+_ERRNO_IN_TEXT = re.compile(r"\[Errno (\d+)\]")
+
+
+def _with_errno(exc: OSError) -> OSError:
+    """`exc`, or when it has no errno, the first address's error it names.
+
+    When every address of a host refuses (e.g. `localhost` as ::1 and 127.0.0.1), Python 3.11's
+    `create_connection` raises `OSError("Multiple exceptions: [Errno 111] Connect call failed
+    ('::1', …), [Errno 111] …")` without an errno; docker would say "connection refused".
+    """
+    if exc.errno is not None:
+        return exc
+    found = _ERRNO_IN_TEXT.search(str(exc))
+    if found is None:
+        return exc
+    number = int(found.group(1))
+    return OSError(number, os.strerror(number))
 
 
 __all__ = [
