@@ -81,9 +81,14 @@ class RepositorySettingsPages:
     # ------------------------------------------------------------------ refusals
 
     def _guarded(self, handler: PageHandler) -> PageHandler:
-        """NotAllowed → the 403 page; deletion disabled → its error page."""
+        """Anonymous visitors → the log-in page; NotAllowed → the 403 page; deletion disabled →
+        its error page."""
 
         async def run(request: web.Request, visitor: Visitor) -> web.StreamResponse:
+            if visitor.actor is None:
+                # before a form's CSRF check: a form sent after the session ended (its token was
+                # the session's) leads to the log-in page and from there back to its page
+                raise LoginRequired()
             try:
                 return await handler(request, visitor)
             except NotAllowed:
