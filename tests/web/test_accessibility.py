@@ -108,13 +108,13 @@ async def build_content(hub: Hub, web_url: str, make_user: MakeUser) -> Content:
     async with WebVisitor(web_url) as visitor:
         await visitor.log_in(owner.username, owner.password)
         saved = await visitor.post(
-            f"/r/{repository}/settings/descriptions",
+            f"/r/{repository}/-/settings/descriptions",
             {"description": "The shop's front end", "full_description": README},
         )
         assert saved.status == 303, (saved.status, saved.text[:500])
         created = await visitor.post("/orgs", {"name": org})
         assert created.status == 303, (created.status, created.text[:500])
-        starred = await visitor.post(f"/r/{repository}/star")
+        starred = await visitor.post(f"/r/{repository}/-/star")
         assert starred.status == 303, starred.status
     return Content(owner, repository, official, org)
 
@@ -259,8 +259,8 @@ def owner_pages(content: Content) -> list[tuple[str, Visit]]:
         ("settings", _goto("/settings")),
         ("tokens", _goto("/settings/tokens")),
         ("token-created", _token_created),
-        ("repository-settings", _goto(f"/r/{content.repository}/settings")),
-        ("tag-delete", _goto(f"/r/{content.repository}/tags/1.0/delete")),
+        ("repository-settings", _goto(f"/r/{content.repository}/-/settings")),
+        ("tag-delete", _goto(f"/r/{content.repository}/-/tags/1.0/delete")),
         ("org-new", _goto("/orgs/new")),
         ("org-members", _goto(f"/orgs/{content.org}/members")),
     ]

@@ -116,7 +116,7 @@ async def test_sign_up_to_private_repository_in_the_browser(
     await screenshot("repository")
 
     # Change its description and README in its settings.
-    await page.goto(f"/r/{repository}/settings")
+    await page.goto(f"/r/{repository}/-/settings")
     await page.get_by_label("Short description").fill("Our shop's front end")
     await page.get_by_label("README").fill("# Webshop\n\nRun it with **docker run**.")
     await _submit(page, "Save descriptions")
@@ -126,7 +126,7 @@ async def test_sign_up_to_private_repository_in_the_browser(
     await expect(page.locator(".readme strong")).to_have_text("docker run")
 
     # Make it private: a logged-out visitor gets the same 404 page as for a missing repository.
-    await page.goto(f"/r/{repository}/settings")
+    await page.goto(f"/r/{repository}/-/settings")
     await page.locator("#f-visibility-private").check()
     await _submit(page, "Save visibility")
     stranger = await new_page()
@@ -145,7 +145,7 @@ async def test_sign_up_to_private_repository_in_the_browser(
     await expect(page.get_by_text("Private").first).to_be_visible()
 
     # Delete a tag, confirming by typing its name.
-    await page.goto(f"/r/{repository}/settings")
+    await page.goto(f"/r/{repository}/-/settings")
     async with page.expect_navigation():
         await page.get_by_role("link", name="Delete tag v1").click()
     await page.get_by_label("Type v1 to confirm").fill("v1")

@@ -30,7 +30,7 @@ async def owned_repository(hub: Hub, make_user: MakeUser) -> tuple[WebUser, str]
 
 
 def settings_path(name: str) -> str:
-    return f"/r/{name}/settings"
+    return f"/r/{name}/-/settings"
 
 
 def login_next(location: str) -> str:

@@ -187,8 +187,8 @@ async def test_page_shows_descriptions_counts_commands_and_the_tags_table(
     assert f">{layer_and_config} B<" in oldest
     assert f'data-copy="docker pull {host}/{name}:v1"' in oldest
     # an anonymous visitor is offered the log-in page instead of a star form
-    assert f'href="/login?next=/r/{name}"' in html and f'action="/r/{name}/star"' not in html
-    assert f'href="/r/{name}/settings"' not in html
+    assert f'href="/login?next=/r/{name}"' in html and f'action="/r/{name}/-/star"' not in html
+    assert f'href="/r/{name}/-/settings"' not in html
 
 
 async def test_tags_are_paged_25_at_a_time(web_hub: Hub, web_url: str, make_user: MakeUser) -> None:
@@ -239,8 +239,8 @@ async def test_official_images_live_at_underscore_and_r_library_redirects(
     # starring from the official page comes back to it
     async with await visitor_for(web_url, admin) as visitor:
         page_text = (await visitor.get(f"/_/{short}")).text
-        assert f'action="/r/library/{short}/star"' in page_text
-        starred = await visitor.post(f"/r/library/{short}/star")
+        assert f'action="/_/{short}/-/star"' in page_text
+        starred = await visitor.post(f"/_/{short}/-/star")
         assert starred.status == 303 and starred.headers["Location"] == f"/_/{short}"
         assert "1 star<" in (await visitor.get(f"/_/{short}")).text
 
@@ -262,8 +262,10 @@ async def test_empty_states_no_tags_and_no_readme(web_hub: Hub, web_url: str, ma
         assert "No description yet." in result.text
         assert "<tbody>" not in result.text and "docker pull" not in result.text
     # owners get a hint and the settings link; others neither
-    assert "write a README in the settings" in as_owner.text and f'href="/r/{name}/settings"' in as_owner.text
-    assert "write a README" not in as_other.text and f'href="/r/{name}/settings"' not in as_other.text
+    assert (
+        "write a README in the settings" in as_owner.text and f'href="/r/{name}/-/settings"' in as_owner.text
+    )
+    assert "write a README" not in as_other.text and f'href="/r/{name}/-/settings"' not in as_other.text
 
 
 # --------------------------------------------------------------------------- private repositories
@@ -297,7 +299,7 @@ async def test_a_private_repository_is_the_same_404_as_a_missing_one(
     async with await visitor_for(web_url, owner) as mine:
         shown = await mine.get(f"/r/{secret}")
     assert shown.status == 200 and '<span class="badge private">Private</span>' in shown.text
-    assert "hush" in shown.text and f'href="/r/{secret}/settings"' in shown.text
+    assert "hush" in shown.text and f'href="/r/{secret}/-/settings"' in shown.text
 
 
 # --------------------------------------------------------------------------- stars
@@ -310,22 +312,22 @@ async def test_star_and_unstar_with_plain_forms(web_hub: Hub, web_url: str, make
     await asyncio.to_thread(push_image, web_hub, name, await push_auth(web_hub, owner, name), "v1", b"l")
     async with await visitor_for(web_url, fan) as visitor:
         before = await visitor.get(f"/r/{name}")
-        assert "0 stars" in before.text and f'action="/r/{name}/star"' in before.text
+        assert "0 stars" in before.text and f'action="/r/{name}/-/star"' in before.text
         assert 'aria-pressed="false"' in before.text
 
-        refused = await visitor.post(f"/r/{name}/star", csrf=False)
+        refused = await visitor.post(f"/r/{name}/-/star", csrf=False)
         assert refused.status == 403
         assert "0 stars" in (await visitor.get(f"/r/{name}")).text
 
-        starred = await visitor.post(f"/r/{name}/star")
+        starred = await visitor.post(f"/r/{name}/-/star")
         assert starred.status == 303 and starred.headers["Location"] == f"/r/{name}"
         after = await visitor.get(f"/r/{name}")
-        assert "1 star<" in after.text and f'action="/r/{name}/unstar"' in after.text
+        assert "1 star<" in after.text and f'action="/r/{name}/-/unstar"' in after.text
         assert 'aria-pressed="true"' in after.text
-        again = await visitor.post(f"/r/{name}/star")  # starring twice counts once
+        again = await visitor.post(f"/r/{name}/-/star")  # starring twice counts once
         assert again.status == 303 and "1 star<" in (await visitor.get(f"/r/{name}")).text
 
-        unstarred = await visitor.post(f"/r/{name}/unstar")
+        unstarred = await visitor.post(f"/r/{name}/-/unstar")
         assert unstarred.status == 303
         assert "0 stars" in (await visitor.get(f"/r/{name}")).text
 
@@ -339,13 +341,13 @@ async def test_star_over_htmx_answers_with_the_button(
     await asyncio.to_thread(push_image, web_hub, name, await push_auth(web_hub, owner, name), "v1", b"h")
     async with await visitor_for(web_url, fan) as visitor:
         await visitor.get(f"/r/{name}")
-        fragment = await visitor.post(f"/r/{name}/star", headers={"HX-Request": "true"})
+        fragment = await visitor.post(f"/r/{name}/-/star", headers={"HX-Request": "true"})
         assert fragment.status == 200
         assert fragment.text.lstrip().startswith('<div class="star-box" id="star-box">')
         assert "<html" not in fragment.text and "1 star<" in fragment.text
-        assert f'hx-post="/r/{name}/unstar"' in fragment.text
-        fragment = await visitor.post(f"/r/{name}/unstar", headers={"HX-Request": "true"})
-        assert "0 stars" in fragment.text and f'hx-post="/r/{name}/star"' in fragment.text
+        assert f'hx-post="/r/{name}/-/unstar"' in fragment.text
+        fragment = await visitor.post(f"/r/{name}/-/unstar", headers={"HX-Request": "true"})
+        assert "0 stars" in fragment.text and f'hx-post="/r/{name}/-/star"' in fragment.text
 
 
 async def test_anonymous_star_goes_to_the_log_in_page(
@@ -355,9 +357,9 @@ async def test_anonymous_star_goes_to_the_log_in_page(
     name = f"{owner.username}/anon"
     await asyncio.to_thread(push_image, web_hub, name, await push_auth(web_hub, owner, name), "v1", b"a")
     async with await visitor_for(web_url) as visitor:
-        plain = await visitor.post(f"/r/{name}/star")
+        plain = await visitor.post(f"/r/{name}/-/star")
         assert plain.status == 303 and plain.headers["Location"] == f"/login?next=/r/{name}"
-        htmx = await visitor.post(f"/r/{name}/star", headers={"HX-Request": "true"})
+        htmx = await visitor.post(f"/r/{name}/-/star", headers={"HX-Request": "true"})
         assert htmx.status == 200 and htmx.headers["HX-Redirect"] == f"/login?next=/r/{name}"
         assert "0 stars" in (await visitor.get(f"/r/{name}")).text
 

@@ -1,4 +1,4 @@
-"""A repository's settings pages (`/r/{namespace}/{repo}/settings`, owners only): descriptions,
+"""A repository's settings pages (`/r/{namespace}/{repo}/-/settings`, owners only): descriptions,
 visibility, deleting tags and the repository; who may see them; CSRF; escaping; and a hub that
 runs with deletion disabled."""
 
@@ -17,9 +17,11 @@ import pytest
 from playwright.async_api import Page
 
 from cargobay.config import load_settings
+from cargobay.metadata.catalogue import NewRepository
 from cargobay.server.app import build_hub
 from support.browser import PASSWORD, WebUser, log_in, sign_up_async, unique_username
 from support.http import Response, request
+from support.hubdata import load_repositories
 from support.pushing import basic_auth, push_image
 from support.servers import Hub, start_hub
 from support.webforms import PageResult, WebVisitor
@@ -97,16 +99,16 @@ async def test_owner_edits_the_descriptions_and_the_api_shows_them(
 ) -> None:
     owner, name = await owner_with_repository(web_hub, make_user)
     async with await logged_in(web_hub.base_url, owner) as visitor:
-        page = await visitor.get(f"/r/{name}/settings")
+        page = await visitor.get(f"/r/{name}/-/settings")
         assert page.status == 200
         for heading in ("Descriptions", "Visibility", "Tags", "Danger zone"):
             assert f">{heading}</h2>" in page.text
         readme = "# Hello\r\n\r\nSome *markdown*.\r\n"
         answer = await visitor.post(
-            f"/r/{name}/settings/descriptions",
+            f"/r/{name}/-/settings/descriptions",
             {"description": "  A tiny test image  ", "full_description": readme},
         )
-        assert_redirect(answer, f"/r/{name}/settings?saved=descriptions")
+        assert_redirect(answer, f"/r/{name}/-/settings?saved=descriptions")
         page = await visitor.get(answer.headers["Location"])
         assert page.status == 200
         assert "The descriptions are saved." in page.text
@@ -124,10 +126,10 @@ async def test_a_description_over_100_characters_is_refused_with_the_reason(
 ) -> None:
     owner, name = await owner_with_repository(web_hub, make_user)
     async with await logged_in(web_hub.base_url, owner) as visitor:
-        await visitor.get(f"/r/{name}/settings")
+        await visitor.get(f"/r/{name}/-/settings")
         too_long = "x" * 101
         answer = await visitor.post(
-            f"/r/{name}/settings/descriptions", {"description": too_long, "full_description": "kept"}
+            f"/r/{name}/-/settings/descriptions", {"description": too_long, "full_description": "kept"}
         )
         assert answer.status == 400
         assert "the short description must be at most 100 characters" in answer.text
@@ -135,7 +137,7 @@ async def test_a_description_over_100_characters_is_refused_with_the_reason(
         assert f'value="{too_long}"' in answer.text  # what was typed stays in the form
         assert ">kept</textarea>" in answer.text
         answer = await visitor.post(
-            f"/r/{name}/settings/descriptions",
+            f"/r/{name}/-/settings/descriptions",
             {"description": "fine", "full_description": "y" * 25_001},
         )
         assert answer.status == 400
@@ -150,13 +152,13 @@ async def test_a_script_in_the_description_is_shown_as_text(
     owner, name = await owner_with_repository(web_hub, make_user)
     script = "<script>alert(1)</script>"
     async with await logged_in(web_hub.base_url, owner) as visitor:
-        await visitor.get(f"/r/{name}/settings")
+        await visitor.get(f"/r/{name}/-/settings")
         answer = await visitor.post(
-            f"/r/{name}/settings/descriptions",
+            f"/r/{name}/-/settings/descriptions",
             {"description": script, "full_description": f"</textarea>{script}"},
         )
         assert answer.status == 303
-        page = await visitor.get(f"/r/{name}/settings")
+        page = await visitor.get(f"/r/{name}/-/settings")
         assert page.status == 200
         assert "<script>alert" not in page.text
         assert "</textarea><script>" not in page.text
@@ -176,9 +178,9 @@ async def test_owner_makes_the_repository_private_and_public_again(
     repo = name.split("/", 1)[1]
     assert name in await search_names(web_hub, repo)
     async with await logged_in(web_hub.base_url, owner) as visitor:
-        await visitor.get(f"/r/{name}/settings")
-        answer = await visitor.post(f"/r/{name}/settings/visibility", {"visibility": "private"})
-        assert_redirect(answer, f"/r/{name}/settings?saved=visibility")
+        await visitor.get(f"/r/{name}/-/settings")
+        answer = await visitor.post(f"/r/{name}/-/settings/visibility", {"visibility": "private"})
+        assert_redirect(answer, f"/r/{name}/-/settings?saved=visibility")
         page = await visitor.get(answer.headers["Location"])
         assert "The repository is now private." in page.text
         assert re.search(r'value="private" checked', page.text)
@@ -186,11 +188,11 @@ async def test_owner_makes_the_repository_private_and_public_again(
 
         # anonymous visitors and other users cannot tell it from a missing repository
         async with WebVisitor(web_hub.base_url) as anonymous:
-            hidden = await anonymous.get(f"/r/{name}/settings", follow=False)
+            hidden = await anonymous.get(f"/r/{name}/-/settings", follow=False)
             assert hidden.status == 303 and hidden.headers["Location"].startswith("/login?next=")
         async with await logged_in(web_hub.base_url, other) as stranger:
-            hidden = await stranger.get(f"/r/{name}/settings")
-            missing = await stranger.get(f"/r/{owner.username}/no-such-repo/settings")
+            hidden = await stranger.get(f"/r/{name}/-/settings")
+            missing = await stranger.get(f"/r/{owner.username}/no-such-repo/-/settings")
             assert hidden.status == missing.status == 404
             assert NOT_FOUND in hidden.text
             assert hidden.text.replace(name, "X") == missing.text.replace(
@@ -204,8 +206,8 @@ async def test_owner_makes_the_repository_private_and_public_again(
         assert name not in await search_names(web_hub, repo, other)
         assert name in await search_names(web_hub, repo, owner)
 
-        answer = await visitor.post(f"/r/{name}/settings/visibility", {"visibility": "public"})
-        assert_redirect(answer, f"/r/{name}/settings?saved=visibility")
+        answer = await visitor.post(f"/r/{name}/-/settings/visibility", {"visibility": "public"})
+        assert_redirect(answer, f"/r/{name}/-/settings?saved=visibility")
         page = await visitor.get(answer.headers["Location"])
         assert "The repository is now public." in page.text
     assert json.loads((await api_repository(web_hub, name)).body)["is_private"] is False
@@ -218,8 +220,8 @@ async def test_a_visibility_other_than_public_or_private_is_refused(
 ) -> None:
     owner, name = await owner_with_repository(web_hub, make_user)
     async with await logged_in(web_hub.base_url, owner) as visitor:
-        await visitor.get(f"/r/{name}/settings")
-        answer = await visitor.post(f"/r/{name}/settings/visibility", {"visibility": "secret"})
+        await visitor.get(f"/r/{name}/-/settings")
+        answer = await visitor.post(f"/r/{name}/-/settings/visibility", {"visibility": "secret"})
         assert answer.status == 400
         assert "choose public or private" in answer.text
     assert json.loads((await api_repository(web_hub, name)).body)["is_private"] is False
@@ -233,29 +235,29 @@ async def test_a_tag_is_deleted_only_when_its_name_is_typed(
 ) -> None:
     owner, name = await owner_with_repository(web_hub, make_user, "v1", "v2")
     async with await logged_in(web_hub.base_url, owner) as visitor:
-        settings = await visitor.get(f"/r/{name}/settings")
-        assert f'href="/r/{name}/tags/v1/delete"' in settings.text
-        confirm = await visitor.get(f"/r/{name}/tags/v1/delete")
+        settings = await visitor.get(f"/r/{name}/-/settings")
+        assert f'href="/r/{name}/-/tags/v1/delete"' in settings.text
+        confirm = await visitor.get(f"/r/{name}/-/tags/v1/delete")
         assert confirm.status == 200
         assert "Type v1 to confirm" in confirm.text
 
-        answer = await visitor.post(f"/r/{name}/tags/v1/delete", {"confirm": "v2"})
+        answer = await visitor.post(f"/r/{name}/-/tags/v1/delete", {"confirm": "v2"})
         assert answer.status == 400
         assert "type v1 exactly to delete this tag" in answer.text
-        answer = await visitor.post(f"/r/{name}/tags/v1/delete", {})
+        answer = await visitor.post(f"/r/{name}/-/tags/v1/delete", {})
         assert answer.status == 400
         assert sorted(await registry_tags(web_hub, name, owner)) == ["v1", "v2"]
 
-        answer = await visitor.post(f"/r/{name}/tags/v1/delete", {"confirm": "v1"})
-        assert_redirect(answer, f"/r/{name}/settings?saved=tag&tag=v1")
+        answer = await visitor.post(f"/r/{name}/-/tags/v1/delete", {"confirm": "v1"})
+        assert_redirect(answer, f"/r/{name}/-/settings?saved=tag&tag=v1")
         page = await visitor.get(answer.headers["Location"])
         assert "The tag <code>v1</code> is deleted." in page.text
-        assert f'href="/r/{name}/tags/v1/delete"' not in page.text
+        assert f'href="/r/{name}/-/tags/v1/delete"' not in page.text
         assert await registry_tags(web_hub, name, owner) == ["v2"]
 
-        gone = await visitor.get(f"/r/{name}/tags/v1/delete")
+        gone = await visitor.get(f"/r/{name}/-/tags/v1/delete")
         assert gone.status == 404 and NOT_FOUND in gone.text
-        gone = await visitor.post(f"/r/{name}/tags/v1/delete", {"confirm": "v1"})
+        gone = await visitor.post(f"/r/{name}/-/tags/v1/delete", {"confirm": "v1"})
         assert gone.status == 404
 
 
@@ -267,18 +269,18 @@ async def test_owner_deletes_the_repository_after_typing_its_name(
 ) -> None:
     owner, name = await owner_with_repository(web_hub, make_user)
     async with await logged_in(web_hub.base_url, owner) as visitor:
-        await visitor.get(f"/r/{name}/settings")
+        await visitor.get(f"/r/{name}/-/settings")
         repo = name.split("/", 1)[1]
         for wrong in ("", repo, name.upper(), f"{name}x"):
-            answer = await visitor.post(f"/r/{name}/settings/delete", {"confirm": wrong})
+            answer = await visitor.post(f"/r/{name}/-/settings/delete", {"confirm": wrong})
             assert answer.status == 400, wrong
             assert f"type {name} exactly to delete this repository" in answer.text
         assert (await api_repository(web_hub, name)).status == 200
 
-        answer = await visitor.post(f"/r/{name}/settings/delete", {"confirm": name})
+        answer = await visitor.post(f"/r/{name}/-/settings/delete", {"confirm": name})
         assert_redirect(answer, f"/u/{owner.username}")
         assert (await api_repository(web_hub, name, owner)).status == 404
-        gone = await visitor.get(f"/r/{name}/settings")
+        gone = await visitor.get(f"/r/{name}/-/settings")
         assert gone.status == 404 and NOT_FOUND in gone.text
         answer = await call("GET", f"{web_hub.base_url}/v2/{name}/tags/list", owner)
         assert answer.status == 404
@@ -292,12 +294,12 @@ async def test_anonymous_visitors_are_sent_to_log_in(
 ) -> None:
     _, name = await owner_with_repository(web_hub, make_user)
     async with WebVisitor(web_hub.base_url) as anonymous:
-        answer = await anonymous.get(f"/r/{name}/settings", follow=False)
-        assert_redirect(answer, f"/login?next=/r/{name}/settings")
+        answer = await anonymous.get(f"/r/{name}/-/settings", follow=False)
+        assert_redirect(answer, f"/login?next=/r/{name}/-/settings")
         await anonymous.get("/login")  # a page with a form: the anonymous CSRF token
-        answer = await anonymous.post(f"/r/{name}/settings/visibility", {"visibility": "private"})
+        answer = await anonymous.post(f"/r/{name}/-/settings/visibility", {"visibility": "private"})
         assert answer.status == 303 and answer.headers["Location"].startswith("/login?next=")
-        answer = await anonymous.post(f"/r/{name}/settings/delete", {"confirm": name})
+        answer = await anonymous.post(f"/r/{name}/-/settings/delete", {"confirm": name})
         assert answer.status == 303 and answer.headers["Location"].startswith("/login?next=")
     assert json.loads((await api_repository(web_hub, name)).body)["is_private"] is False
 
@@ -308,11 +310,11 @@ async def test_another_user_gets_403_and_changes_nothing(
     owner, name = await owner_with_repository(web_hub, make_user, "v1")
     other = await make_user()
     async with await logged_in(web_hub.base_url, other) as stranger:
-        page = await stranger.get(f"/r/{name}/settings")
+        page = await stranger.get(f"/r/{name}/-/settings")
         assert page.status == 403
         assert f"Only the owners of {owner.username} can change the settings of {name}." in page.text
         assert "Danger zone" not in page.text
-        assert (await stranger.get(f"/r/{name}/tags/v1/delete")).status == 403
+        assert (await stranger.get(f"/r/{name}/-/tags/v1/delete")).status == 403
         posts = [
             ("/settings/descriptions", {"description": "hacked", "full_description": "hacked"}),
             ("/settings/descriptions", {"description": "x" * 500}),
@@ -321,7 +323,7 @@ async def test_another_user_gets_403_and_changes_nothing(
             ("/settings/delete", {"confirm": name}),
         ]
         for suffix, form in posts:
-            answer = await stranger.post(f"/r/{name}{suffix}", form)
+            answer = await stranger.post(f"/r/{name}/-{suffix}", form)
             assert answer.status == 403, (suffix, answer.status)
             assert "Settings are for owners" in answer.text
     body = json.loads((await api_repository(web_hub, name)).body)
@@ -344,23 +346,23 @@ async def test_organisation_members_are_refused_and_its_owners_allowed(
     await push(web_hub, founder, name, "v1")
 
     async with await logged_in(web_hub.base_url, member) as visitor:
-        assert (await visitor.get(f"/r/{name}/settings")).status == 403
-        answer = await visitor.post(f"/r/{name}/settings/visibility", {"visibility": "private"})
+        assert (await visitor.get(f"/r/{name}/-/settings")).status == 403
+        answer = await visitor.post(f"/r/{name}/-/settings/visibility", {"visibility": "private"})
         assert answer.status == 403
-        answer = await visitor.post(f"/r/{name}/settings/delete", {"confirm": name})
+        answer = await visitor.post(f"/r/{name}/-/settings/delete", {"confirm": name})
         assert answer.status == 403
     assert json.loads((await api_repository(web_hub, name)).body)["is_private"] is False
 
     async with await logged_in(web_hub.base_url, co_owner) as visitor:
-        page = await visitor.get(f"/r/{name}/settings")
+        page = await visitor.get(f"/r/{name}/-/settings")
         assert page.status == 200
         assert f"Only you and the members of {org} can see and pull it" in page.text
-        answer = await visitor.post(f"/r/{name}/settings/visibility", {"visibility": "private"})
-        assert_redirect(answer, f"/r/{name}/settings?saved=visibility")
+        answer = await visitor.post(f"/r/{name}/-/settings/visibility", {"visibility": "private"})
+        assert_redirect(answer, f"/r/{name}/-/settings?saved=visibility")
     assert (await api_repository(web_hub, name)).status == 404
     async with await logged_in(web_hub.base_url, member) as visitor:
         # a member may see the private repository (and pull it), but still not its settings
-        assert (await visitor.get(f"/r/{name}/settings")).status == 403
+        assert (await visitor.get(f"/r/{name}/-/settings")).status == 403
 
 
 async def test_a_form_without_the_csrf_token_is_refused(
@@ -375,11 +377,11 @@ async def test_a_form_without_the_csrf_token_is_refused(
             ("/settings/delete", {"confirm": name}),
         ]
         for suffix, form in posts:
-            answer = await visitor.post(f"/r/{name}{suffix}", form, csrf=False)
+            answer = await visitor.post(f"/r/{name}/-{suffix}", form, csrf=False)
             assert answer.status == 403, suffix
             assert "Form refused" in answer.text
             answer = await visitor.post(
-                f"/r/{name}{suffix}", form, headers={"Origin": "https://evil.example"}
+                f"/r/{name}/-{suffix}", form, headers={"Origin": "https://evil.example"}
             )
             assert answer.status == 403, suffix
     body = json.loads((await api_repository(web_hub, name)).body)
@@ -393,15 +395,17 @@ async def test_settings_of_a_missing_repository_are_the_404_page(
     user = await make_user()
     async with await logged_in(web_hub.base_url, user) as visitor:
         for path in (
-            f"/r/{user.username}/nothing-here/settings",
-            "/r/library/nothing-here/settings",
-            f"/r/{user.username}/nothing-here/tags/v1/delete",
-            "/r/Not..Valid/x/settings",
+            f"/r/{user.username}/nothing-here/-/settings",
+            "/r/library/nothing-here/-/settings",
+            "/_/nothing-here/-/settings",
+            f"/r/{user.username}/nothing-here/-/tags/v1/delete",
+            "/r/Not..Valid/x/-/settings",
+            f"/r/{user.username}/nothing-here/-/nothing",
         ):
             answer = await visitor.get(path)
             assert answer.status == 404, path
             assert NOT_FOUND in answer.text
-        answer = await visitor.post(f"/r/{user.username}/nothing-here/settings/delete", {"confirm": "x"})
+        answer = await visitor.post(f"/r/{user.username}/nothing-here/-/settings/delete", {"confirm": "x"})
         assert answer.status == 404
 
 
@@ -426,16 +430,19 @@ async def test_official_images_settings_are_for_admins(
     name = f"library/{short}"
     await push(web_hub, admin, name, "v1")
     async with await logged_in(web_hub.base_url, admin) as visitor:
-        page = await visitor.get(f"/r/{name}/settings")
+        moved = await visitor.get(f"/r/{name}/-/settings?page=1", follow=False)
+        assert moved.status == 301 and moved.headers["Location"] == f"/_/{short}/-/settings?page=1"
+        page = await visitor.get(f"/_/{short}/-/settings")
         assert page.status == 200
         assert f'href="/_/{short}"' in page.text  # back to the official image's page
         assert f"Type {name} to confirm" in page.text
+        assert f'action="/_/{short}/-/settings/descriptions"' in page.text
         answer = await visitor.post(
-            f"/r/{name}/settings/descriptions", {"description": "Official", "full_description": ""}
+            f"/_/{short}/-/settings/descriptions", {"description": "Official", "full_description": ""}
         )
-        assert_redirect(answer, f"/r/{name}/settings?saved=descriptions")
+        assert_redirect(answer, f"/_/{short}/-/settings?saved=descriptions")
     async with await logged_in(web_hub.base_url, user) as visitor:
-        page = await visitor.get(f"/r/{name}/settings")
+        page = await visitor.get(f"/_/{short}/-/settings")
         assert page.status == 403
         assert "Only the hub&#39;s administrators can change the settings of official images." in page.text
     assert json.loads((await api_repository(web_hub, name)).body)["description"] == "Official"
@@ -461,21 +468,21 @@ async def test_without_deletion_the_delete_forms_are_gone_and_refused(no_delete_
     name = f"{owner.username}/{repo_name()}"
     await push(no_delete_hub, owner, name, "v1")
     async with await logged_in(no_delete_hub.base_url, owner) as visitor:
-        page = await visitor.get(f"/r/{name}/settings")
+        page = await visitor.get(f"/r/{name}/-/settings")
         assert page.status == 200
         assert "Danger zone" not in page.text and "/settings/delete" not in page.text
         assert "/tags/v1/delete" not in page.text
         assert "Deletion is disabled on this hub." in page.text
-        assert (await visitor.get(f"/r/{name}/tags/v1/delete")).status == 403
+        assert (await visitor.get(f"/r/{name}/-/tags/v1/delete")).status == 403
         for suffix, form in (
             ("/tags/v1/delete", {"confirm": "v1"}),
             ("/settings/delete", {"confirm": name}),
         ):
-            answer = await visitor.post(f"/r/{name}{suffix}", form)
+            answer = await visitor.post(f"/r/{name}/-{suffix}", form)
             assert answer.status == 403, suffix
             assert "Deletion is disabled" in answer.text
         # the other settings still work
-        answer = await visitor.post(f"/r/{name}/settings/visibility", {"visibility": "private"})
+        answer = await visitor.post(f"/r/{name}/-/settings/visibility", {"visibility": "private"})
         assert answer.status == 303
     assert await registry_tags(no_delete_hub, name, owner) == ["v1"]
 
@@ -492,7 +499,7 @@ async def test_settings_pages_in_a_browser_by_keyboard(
     """Layout at 1280 and 390 pixels, and deleting a tag with the keyboard only (no JS needed)."""
     owner, name = await owner_with_repository(web_hub, make_user, "latest", "1.0")
     await log_in(page, owner)
-    await page.goto(f"/r/{name}/settings")
+    await page.goto(f"/r/{name}/-/settings")
     await page.get_by_label("Short description").fill("Shown in search results")
     await page.get_by_role("button", name="Save descriptions").click()
     await page.wait_for_url(re.compile(r"saved=descriptions"))
@@ -505,7 +512,7 @@ async def test_settings_pages_in_a_browser_by_keyboard(
     link = page.get_by_role("link", name="Delete tag 1.0", exact=True)
     await link.focus()
     await page.keyboard.press("Enter")
-    await page.wait_for_url(f"**/r/{name}/tags/1.0/delete")
+    await page.wait_for_url(f"**/r/{name}/-/tags/1.0/delete")
     await screenshot("tag-delete-phone")
     await page.set_viewport_size({"width": 1280, "height": 800})
     await screenshot("tag-delete-desktop")
@@ -515,3 +522,61 @@ async def test_settings_pages_in_a_browser_by_keyboard(
     await page.wait_for_url(re.compile(r"saved=tag"))
     assert await page.get_by_role("status").inner_text() == "The tag 1.0 is deleted."
     assert await registry_tags(web_hub, name, owner) == ["latest"]
+
+
+# --------------------------------------------------------------------------- names that look like pages
+
+
+async def test_a_repository_named_like_a_settings_page_has_its_own_page(
+    web_hub: Hub, make_user: Callable[..., Awaitable[WebUser]]
+) -> None:
+    owner = await make_user()
+    name = f"{owner.username}/{repo_name()}"
+    shadows = [f"{name}/settings", f"{name}/tags/v1/delete", f"{name}/star"]
+    await load_repositories(
+        web_hub,
+        NewRepository(name, description="the parent"),
+        *(NewRepository(other, description=f"I am {other}") for other in shadows),
+    )
+    async with await logged_in(web_hub.base_url, owner) as visitor:
+        for other in shadows:
+            page = await visitor.get(f"/r/{other}")
+            assert page.status == 200, other
+            assert f"I am {other}" in page.text and "Save descriptions" not in page.text
+            assert f'href="/r/{other}/-/settings"' in page.text
+            assert f'action="/r/{other}/-/star"' in page.text
+        settings = await visitor.get(f"/r/{name}/-/settings")
+        assert settings.status == 200 and "Save descriptions" in settings.text
+        assert 'value="the parent"' in settings.text
+        own = await visitor.get(f"/r/{name}/settings/-/settings")  # the settings of `…/settings`
+        assert own.status == 200 and f'value="I am {name}/settings"' in own.text
+        answer = await visitor.post(f"/r/{name}/settings/-/settings/descriptions", {"description": "changed"})
+        assert_redirect(answer, f"/r/{name}/settings/-/settings?saved=descriptions")
+        starred = await visitor.post(f"/r/{name}/star/-/star")
+        assert_redirect(starred, f"/r/{name}/star")
+    assert json.loads((await api_repository(web_hub, f"{name}/settings")).body)["description"] == "changed"
+    assert json.loads((await api_repository(web_hub, name)).body)["description"] == "the parent"
+    parent = json.loads((await api_repository(web_hub, name)).body)
+    assert parent["star_count"] == 0
+    assert json.loads((await api_repository(web_hub, f"{name}/star")).body)["star_count"] == 1
+
+
+async def test_the_old_settings_addresses_are_missing_pages(
+    web_hub: Hub, make_user: Callable[..., Awaitable[WebUser]]
+) -> None:
+    owner, name = await owner_with_repository(web_hub, make_user, "v1")
+    async with await logged_in(web_hub.base_url, owner) as visitor:
+        for path in (f"/r/{name}/settings", f"/r/{name}/tags/v1/delete"):
+            answer = await visitor.get(path)
+            assert answer.status == 404 and NOT_FOUND in answer.text, path
+        for path, form in (
+            (f"/r/{name}/settings/visibility", {"visibility": "private"}),
+            (f"/r/{name}/settings/delete", {"confirm": name}),
+            (f"/r/{name}/tags/v1/delete", {"confirm": "v1"}),
+            (f"/r/{name}/star", {}),
+        ):
+            answer = await visitor.post(path, form)
+            assert answer.status in (404, 405), (path, answer.status)
+    body = json.loads((await api_repository(web_hub, name, owner)).body)
+    assert body["is_private"] is False and body["star_count"] == 0
+    assert await registry_tags(web_hub, name, owner) == ["v1"]

@@ -4,7 +4,7 @@
 - the page shows the descriptions (the README rendered from Markdown and sanitised), the counts,
   the pull commands and a page of tags (25, newest first; `?page=N`);
 - a private repository the visitor may not see is the same 404 page as a missing one;
-- `POST …/star` and `…/unstar`: htmx gets the star button back (`_star.html`), a plain form a
+- `POST …/-/star` and `…/-/unstar`: htmx gets the star button back (`_star.html`), a plain form a
   303 back to the page; an anonymous visitor is sent to the log-in page.
 """
 
@@ -22,13 +22,16 @@ from cargobay.registry.hub_repositories import Page
 from cargobay.registry.search import display_name
 from cargobay.registry.tag_images import TagDetails
 from cargobay.server.web.markdown import render_markdown
-from cargobay.server.web.names import image_reference, is_official, page_path
+from cargobay.server.web.names import image_reference, is_official, page_path, subpages_path
 from cargobay.server.web.pages import page, redirect
 from cargobay.server.web.params import page_number
 from cargobay.server.web.site import Site
 from cargobay.server.web.visitor import Visitor, checked_form
 
 TAGS_PER_PAGE = 25
+# a repository's other pages, after a `/-/` (see names.py): `/r/alice/app/-/…`, `/_/nginx/-/…`
+REPOSITORY_SUBPAGES = "/r/{namespace}/{repo:.+}/-"
+OFFICIAL_SUBPAGES = "/_/{name}/-"
 
 
 async def newest_tags(site: Site, actor: Actor | None, name: str, number: int) -> Page[TagDetails]:
@@ -43,6 +46,13 @@ async def newest_tags(site: Site, actor: Actor | None, name: str, number: int) -
     )
 
 
+def repository_name(request: web.Request) -> str:
+    """The repository of a sub-page's route (REPOSITORY_SUBPAGES or OFFICIAL_SUBPAGES)."""
+    if "name" in request.match_info:
+        return OFFICIAL_PREFIX + request.match_info["name"]
+    return f"{request.match_info['namespace']}/{request.match_info['repo']}"
+
+
 def _is_htmx(request: web.Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -53,8 +63,9 @@ class RepositoryPages:
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/_/{name}", page(self.site, self.official))
-        app.router.add_post("/r/{namespace}/{repo:.+}/star", page(self.site, self.star))
-        app.router.add_post("/r/{namespace}/{repo:.+}/unstar", page(self.site, self.unstar))
+        for base in (OFFICIAL_SUBPAGES, REPOSITORY_SUBPAGES):
+            app.router.add_post(base + "/star", page(self.site, self.star))
+            app.router.add_post(base + "/unstar", page(self.site, self.unstar))
         app.router.add_get("/r/{namespace}/{repo:.+}", page(self.site, self.repository))
 
     async def official(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
@@ -94,7 +105,7 @@ class RepositoryPages:
             info=info,
             display_name=display_name(name),
             page_path=page_path(name),
-            action_path=f"/r/{name}",
+            subpages=subpages_path(name),
             reference=image_reference(self.site.registry_host(request), name),
             readme=Markup(readme),  # sanitised by render_markdown (nh3)
             tags=tags,
@@ -113,7 +124,7 @@ class RepositoryPages:
         return await self._set_star(request, visitor, starred=False)
 
     async def _set_star(self, request: web.Request, visitor: Visitor, *, starred: bool) -> web.StreamResponse:
-        name = self._name(request)
+        name = repository_name(request)
         back = page_path(name)
         if visitor.actor is None:
             login = f"/login?next={quote(back, safe='/')}"
@@ -132,4 +143,6 @@ class RepositoryPages:
         if not _is_htmx(request):
             raise redirect(back)
         info = await self.site.catalogue.info(visitor.actor, name)
-        return self.site.render(request, "_star.html", info=info, page_path=back, action_path=f"/r/{name}")
+        return self.site.render(
+            request, "_star.html", info=info, page_path=back, subpages=subpages_path(name)
+        )

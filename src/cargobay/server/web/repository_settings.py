@@ -1,4 +1,5 @@
-"""`/r/{namespace}/{repo}/settings`: descriptions, visibility, deleting tags and the repository.
+"""`/r/{namespace}/{repo}/-/settings` (`/_/{name}/-/settings` for official images): descriptions,
+visibility, deleting tags and the repository; `…/-/tags/{tag}/delete` deletes a tag.
 
 Who sees what:
 - anonymous visitors are sent to the log-in page (before anything about the repository is
@@ -33,23 +34,25 @@ from cargobay.registry.catalogue import (
     RepositoryNotFound,
 )
 from cargobay.registry.hub_repositories import DeletionDisabled, TagNotFound
+from cargobay.server.web.names import is_official, page_path, subpages_path
 from cargobay.server.web.pages import LoginRequired, PageHandler, page, redirect
 from cargobay.server.web.params import page_number
-from cargobay.server.web.repository import TAGS_PER_PAGE, newest_tags
+from cargobay.server.web.repository import (
+    OFFICIAL_SUBPAGES,
+    REPOSITORY_SUBPAGES,
+    TAGS_PER_PAGE,
+    newest_tags,
+    repository_name,
+)
 from cargobay.server.web.site import Site
 from cargobay.server.web.visitor import Visitor, checked_form
 
-REPOSITORY = "/r/{namespace}/{repo:.+}"
 _MAX_CONFIRM = 512
 SAVED = frozenset({"descriptions", "visibility", "tag"})  # `?saved=…` after a change
 
 
 class _DeletionOff(Exception):
     """The hub runs with deletion disabled: answer with the error page."""
-
-
-def _name(request: web.Request) -> str:
-    return f"{request.match_info['namespace']}/{request.match_info['repo']}"
 
 
 def _passes_through(exc: CatalogueError) -> bool:
@@ -73,10 +76,8 @@ class RepositorySettingsPages:
         ]
         for method, suffix, handler in routes:
             wrapped = page(self.site, self._guarded(handler))
-            if method == "GET":
-                app.router.add_get(REPOSITORY + suffix, wrapped)
-            else:
-                app.router.add_post(REPOSITORY + suffix, wrapped)
+            for base in (OFFICIAL_SUBPAGES, REPOSITORY_SUBPAGES):
+                app.router.add_route(method, base + suffix, wrapped)
 
     # ------------------------------------------------------------------ refusals
 
@@ -85,6 +86,12 @@ class RepositorySettingsPages:
         its error page."""
 
         async def run(request: web.Request, visitor: Visitor) -> web.StreamResponse:
+            name = repository_name(request)
+            if request.method == "GET" and "namespace" in request.match_info and is_official(name):
+                # `/r/library/nginx/-/settings` → `/_/nginx/-/settings`, like the repository page
+                canonical = request.rel_url.path.replace(f"/r/{name}", page_path(name), 1)
+                query = request.rel_url.query_string
+                raise web.HTTPMovedPermanently(location=canonical + (f"?{query}" if query else ""))
             if visitor.actor is None:
                 # before a form's CSRF check: a form sent after the session ended (its token was
                 # the session's) leads to the log-in page and from there back to its page
@@ -106,7 +113,7 @@ class RepositorySettingsPages:
         return run
 
     def _not_owner(self, request: web.Request) -> web.Response:
-        name = _name(request)
+        name = repository_name(request)
         namespace = name.split("/", 1)[0]
         if namespace == OFFICIAL_NAMESPACE:
             message = "Only the hub's administrators can change the settings of official images."
@@ -150,7 +157,7 @@ class RepositorySettingsPages:
         deleted_tag = query.get("tag", "") if saved == "tag" else ""
         context: dict[str, Any] = {
             "info": info,
-            "base": f"/r/{info.name}",
+            "subpages": subpages_path(info.name),
             "description": info.description,
             "full_description": info.full_description,
             "visibility": "private" if info.is_private else "public",
@@ -173,12 +180,12 @@ class RepositorySettingsPages:
         )
 
     async def settings(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        actor, _ = await self._owned(visitor, _name(request))
-        return await self._render(request, actor, _name(request))
+        actor, _ = await self._owned(visitor, repository_name(request))
+        return await self._render(request, actor, repository_name(request))
 
     async def save_descriptions(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         form = await checked_form(request, visitor, self.site.public_url)
-        name = _name(request)
+        name = repository_name(request)
         actor, _ = await self._owned(visitor, name)
         description = form.get("description")
         full_description = form.get("full_description")
@@ -200,11 +207,11 @@ class RepositorySettingsPages:
             return await self._render(
                 request, actor, name, status=400, errors={exc.field or "": str(exc)}, values=values
             )
-        raise redirect(f"/r/{name}/settings?saved=descriptions")
+        raise redirect(f"{subpages_path(name)}/settings?saved=descriptions")
 
     async def save_visibility(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         form = await checked_form(request, visitor, self.site.public_url)
-        name = _name(request)
+        name = repository_name(request)
         actor, _ = await self._owned(visitor, name)
         chosen = form.get("visibility", "")
         if chosen not in ("public", "private"):
@@ -212,11 +219,11 @@ class RepositorySettingsPages:
                 request, actor, name, status=400, errors={"visibility": "choose public or private"}
             )
         await self.site.repositories.update_settings(actor, name, private=chosen == "private")
-        raise redirect(f"/r/{name}/settings?saved=visibility")
+        raise redirect(f"{subpages_path(name)}/settings?saved=visibility")
 
     async def delete_repository(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         form = await checked_form(request, visitor, self.site.public_url)
-        name = _name(request)
+        name = repository_name(request)
         actor, _ = await self._owned(visitor, name)
         self._deletion_enabled()
         confirm = form.get("confirm", "")[:_MAX_CONFIRM].strip()
@@ -243,7 +250,7 @@ class RepositorySettingsPages:
         confirm: str = "",
         error: str = "",
     ) -> web.Response:
-        name, tag = _name(request), request.match_info["tag"]
+        name, tag = repository_name(request), request.match_info["tag"]
         details = await self.site.repositories.tag(actor, name, tag)  # TagNotFound → 404 page
         info = await self.site.catalogue.info(actor, name)
         return self.site.render(
@@ -251,20 +258,20 @@ class RepositorySettingsPages:
             "tag_delete.html",
             status=status,
             info=info,
-            base=f"/r/{info.name}",
+            subpages=subpages_path(info.name),
             tag=details,
             confirm=confirm,
             errors={"confirm": error} if error else {},
         )
 
     async def confirm_tag_deletion(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
-        actor, _ = await self._owned(visitor, _name(request))
+        actor, _ = await self._owned(visitor, repository_name(request))
         self._deletion_enabled()
         return await self._tag_page(request, actor)
 
     async def delete_tag(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         form = await checked_form(request, visitor, self.site.public_url)
-        name, tag = _name(request), request.match_info["tag"]
+        name, tag = repository_name(request), request.match_info["tag"]
         actor, _ = await self._owned(visitor, name)
         self._deletion_enabled()
         confirm = form.get("confirm", "")[:_MAX_CONFIRM].strip()
@@ -277,4 +284,4 @@ class RepositorySettingsPages:
                 error=f"type {tag} exactly to delete this tag",
             )
         await self.site.repositories.delete_tag(actor, name, tag)
-        raise redirect(f"/r/{name}/settings?" + urlencode({"saved": "tag", "tag": tag}))
+        raise redirect(f"{subpages_path(name)}/settings?" + urlencode({"saved": "tag", "tag": tag}))
