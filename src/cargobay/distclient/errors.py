@@ -26,15 +26,32 @@ def connection_error(method: str, url: str, exc: BaseException) -> RegistryUnrea
         CertificateError,
         ConnectError,
         NameResolutionError,
+        ProxyError,
         ServerDisconnected,
         TLSError,
     )
+
+    def dial(host: str, hostname: str, error: ConnectError) -> str:
+        """Go's text for a failed dial of `host` (host:port)."""
+        if isinstance(error, NameResolutionError):
+            return f"dial tcp: lookup {hostname}: no such host"
+        err = error.os_error
+        if isinstance(err, TimeoutError):
+            return f"dial tcp {host}: i/o timeout"
+        reason = os.strerror(err.errno).lower() if err.errno else (err.strerror or str(err)).lower()
+        return f"dial tcp {host}: connect: {reason}"
 
     verb = method.capitalize()
     parts = urlsplit(url)
     host = parts.netloc
     if parts.port is None:
         host = f"{host}:{'443' if parts.scheme == 'https' else '80'}"
+    if isinstance(exc, ProxyError):  # Go: `proxyconnect tcp: dial tcp …` when the proxy is unreachable
+        inner = exc.connect_error
+        if inner is not None:
+            proxy = f"[{inner.host}]:{inner.port}" if ":" in inner.host else f"{inner.host}:{inner.port}"
+            return RegistryUnreachable(f'{verb} "{url}": proxyconnect tcp: {dial(proxy, inner.host, inner)}')
+        return RegistryUnreachable(f'{verb} "{url}": {exc}')
     if isinstance(exc, CertificateError):
         cert_error = exc.certificate_error
         reason = getattr(cert_error, "verify_message", "") or str(cert_error)
@@ -46,12 +63,8 @@ def connection_error(method: str, url: str, exc: BaseException) -> RegistryUnrea
         if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text or "http request" in text:
             return RegistryUnreachable(f'{verb} "{url}": http: server gave HTTP response to HTTPS client')
         return RegistryUnreachable(f'{verb} "{url}": tls: {text}')
-    if isinstance(exc, NameResolutionError):
-        return RegistryUnreachable(f'{verb} "{url}": dial tcp: lookup {parts.hostname}: no such host')
     if isinstance(exc, ConnectError):
-        err = exc.os_error
-        reason = os.strerror(err.errno).lower() if err.errno else (err.strerror or str(err)).lower()
-        return RegistryUnreachable(f'{verb} "{url}": dial tcp {host}: connect: {reason}')
+        return RegistryUnreachable(f'{verb} "{url}": {dial(host, parts.hostname or "", exc)}')
     if isinstance(exc, TimeoutError):
         return RegistryUnreachable(f'{verb} "{url}": i/o timeout')
     if isinstance(exc, ServerDisconnected):

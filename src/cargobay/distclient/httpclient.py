@@ -8,7 +8,10 @@ What it does: one request per connection at a time, kept alive and reused; bodie
 (Content-Length) or async iterables (chunked); responses streamed with back-pressure (reading
 from the socket pauses while `read_buffer` bytes wait unread); redirects (Authorization dropped
 when the origin changes); a reused connection the server had closed is retried once; connect and
-read timeouts. No cookies, proxies or content decoding (registry bodies are hashed as sent).
+read timeouts; http:// proxies from the environment as Go (docker, skopeo) reads them, or given
+(`cargobay.distclient.proxies`, imported only when there is a proxy to consider): absolute-form
+requests for http URLs, CONNECT tunnels for https ones. No cookies or content decoding
+(registry bodies are hashed as sent).
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ import socket
 import ssl
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 from urllib.parse import quote, urljoin, urlsplit
 
 import httptools
+
+if TYPE_CHECKING:
+    from cargobay.distclient.proxies import Proxy, ProxySettings
 
 DEFAULT_READ_BUFFER = 4 * 1024 * 1024
 MAX_REDIRECTS = 10
@@ -33,6 +39,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SAFE_TARGET = "/?&=%:@!$'()*+,;~-._[]"
 _MAX_IDLE_PER_ORIGIN = 16
 _WRITE_SLICE = 1024 * 1024  # bytes bodies larger than this are written by a task, a slice at a time
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 
 Body = bytes | AsyncIterable[bytes] | None
 
@@ -80,6 +87,14 @@ class TooManyRedirects(HttpClientError):
 
 class InvalidRequest(HttpClientError, ValueError):
     """A URL this client cannot send to, or a header that would break the request."""
+
+
+class ProxyError(HttpClientError):
+    """The proxy could not be reached (`connect_error`), refused the request, or is misconfigured."""
+
+    def __init__(self, message: str, connect_error: ConnectError | None = None) -> None:
+        super().__init__(message)
+        self.connect_error = connect_error
 
 
 class Headers:
@@ -463,7 +478,12 @@ class Response:
 
 
 class HttpSession:
-    """Connections to any number of origins; `request()` sends one request and returns its response."""
+    """Connections to any number of origins; `request()` sends one request and returns its response.
+
+    Proxies: with `proxy_from_env` (the default) from `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`
+    (read at the first request); `proxies={"http": URL, "https": URL, "no_proxy": LIST}` gives
+    them instead of the environment; `proxy_from_env=False` without `proxies` means none.
+    """
 
     def __init__(
         self,
@@ -473,6 +493,8 @@ class HttpSession:
         read_timeout: float = 300.0,
         limit: int = 32,
         read_buffer: int = DEFAULT_READ_BUFFER,
+        proxy_from_env: bool = True,
+        proxies: Mapping[str, str | None] | None = None,
     ) -> None:
         self.user_agent = user_agent
         self.connect_timeout = connect_timeout
@@ -483,6 +505,10 @@ class HttpSession:
         self._idle: dict[tuple[Any, ...], list[_Connection]] = {}
         self._active: set[_Connection] = set()
         self._default_tls: ssl.SSLContext | None = None
+        self._proxy_from_env = proxy_from_env
+        self._proxy_mapping = dict(proxies) if proxies is not None else None
+        self._proxies: ProxySettings | None = None
+        self._proxies_loaded = False
         self.closed = False
 
     async def __aenter__(self) -> HttpSession:
@@ -549,11 +575,14 @@ class HttpSession:
         host = parts.hostname
         port = parts.port or _DEFAULT_PORTS[scheme]
         context = self._tls_context(tls) if scheme == "https" else None
-        key = (scheme, host, port, id(context) if context is not None else None, tls is False)
-        head = self._request_head(method, parts, host, port, scheme, headers, data)
+        proxy = self._proxy_for(scheme, host, port)
+        key: tuple[Any, ...] = (scheme, host, port, id(context) if context else None, tls is False)
+        if proxy is not None:  # plain http: one pool per proxy; https: per origin and proxy
+            key = ("proxy", proxy) if context is None else (*key, proxy)
+        head = self._request_head(method, parts, host, port, scheme, headers, data, proxy)
         replayable = data is None or isinstance(data, bytes)
         for attempt in range(2):
-            connection, reused = await self._connection(key, host, port, context)
+            connection, reused = await self._connection(key, host, port, context, proxy)
             try:
                 response = await connection.send(
                     head, data, head_only=method == "HEAD", read_timeout=self.read_timeout
@@ -568,6 +597,12 @@ class HttpSession:
                 raise
             response._session = self
             response.url = url
+            if proxy is not None and context is None and response.status == 407:
+                self._discard(connection)
+                raise ProxyError(
+                    f"proxy {proxy.address} refused the request: 407 {response.reason}"
+                    + ("" if proxy.authorization else " (the proxy URL has no credentials)")
+                )
             return response
         raise ServerDisconnected()  # not reached: the second attempt returns or raises
 
@@ -580,6 +615,7 @@ class HttpSession:
         scheme: str,
         headers: Mapping[str, str],
         data: Body,
+        proxy: Proxy | None = None,
     ) -> bytes:
         target = quote(parts.path or "/", safe=_SAFE_TARGET)
         if parts.query:
@@ -587,7 +623,11 @@ class HttpSession:
         host_header = f"[{host}]" if ":" in host else host
         if port != _DEFAULT_PORTS[scheme]:
             host_header += f":{port}"
+        if proxy is not None and scheme == "http":  # through the proxy: the absolute form
+            target = f"http://{host_header}{target}"
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
+        if proxy is not None and scheme == "http" and proxy.authorization:
+            lines.append(f"Proxy-Authorization: {proxy.authorization}")
         names = {name.lower() for name in headers}
         if self.user_agent and "user-agent" not in names:
             lines.append(f"User-Agent: {self.user_agent}")
@@ -602,6 +642,32 @@ class HttpSession:
             lines.append("Transfer-Encoding: chunked")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
+    # -- proxies ---------------------------------------------------------------------------------
+    def _proxy_for(self, scheme: str, host: str, port: int) -> Proxy | None:
+        if not self._proxies_loaded:
+            self._proxies = self._load_proxies()
+            self._proxies_loaded = True
+        if self._proxies is None:
+            return None
+        try:
+            return self._proxies.for_url(scheme, host, port)
+        except ValueError as exc:
+            raise ProxyError(str(exc)) from None
+
+    def _load_proxies(self) -> ProxySettings | None:
+        """The session's proxies; the proxies module is imported only when there are some."""
+        if self._proxy_mapping is not None:
+            from cargobay.distclient.proxies import ProxySettings
+
+            get = self._proxy_mapping.get
+            return ProxySettings(get("http"), get("https"), get("no_proxy"))
+        if not self._proxy_from_env or not any(os.environ.get(name) for name in _PROXY_VARIABLES):
+            return None
+        from cargobay.distclient.proxies import ProxySettings
+
+        settings = ProxySettings.from_environment(os.environ)
+        return None if settings.empty else settings
+
     # -- connections -----------------------------------------------------------------------------
     def _tls_context(self, tls: ssl.SSLContext | bool) -> ssl.SSLContext:
         if isinstance(tls, ssl.SSLContext):
@@ -613,7 +679,7 @@ class HttpSession:
         return self._default_tls
 
     async def _connection(
-        self, key: tuple[Any, ...], host: str, port: int, context: ssl.SSLContext | None
+        self, key: tuple[Any, ...], host: str, port: int, context: ssl.SSLContext | None, proxy: Proxy | None
     ) -> tuple[_Connection, bool]:
         if self.closed:
             raise HttpClientError("session is closed")
@@ -629,7 +695,12 @@ class HttpSession:
                 return connection, True
             connection.close()
         try:
-            connection = await self._connect(key, host, port, context)
+            if proxy is None:
+                connection = await self._connect(key, host, port, context)
+            elif context is None:
+                connection = await self._connect_to_proxy(key, proxy)
+            else:
+                connection = await self._connect_tunnel(key, host, port, context, proxy)
         except BaseException:
             self._slots.release()
             raise
@@ -639,26 +710,26 @@ class HttpSession:
     async def _connect(
         self, key: tuple[Any, ...], host: str, port: int, context: ssl.SSLContext | None
     ) -> _Connection:
-        loop = asyncio.get_running_loop()
+        connection = _Connection(key, self.read_buffer)
+        await open_transport(lambda: connection, host, port, context, self.connect_timeout)
+        return connection
+
+    async def _connect_to_proxy(self, key: tuple[Any, ...], proxy: Proxy) -> _Connection:
         try:
-            async with asyncio.timeout(self.connect_timeout):
-                _, protocol = await loop.create_connection(
-                    lambda: _Connection(key, self.read_buffer),
-                    host,
-                    port,
-                    ssl=context,
-                    server_hostname=host if context is not None else None,
-                    happy_eyeballs_delay=0.25,
-                )
-        except ssl.SSLCertVerificationError as exc:
-            raise CertificateError(host, port, exc) from exc
-        except ssl.SSLError as exc:
-            raise TLSError(host, port, exc) from exc
-        except OSError as exc:
-            if _is_resolution_error(exc):
-                raise NameResolutionError(host, port, exc) from exc
-            raise ConnectError(host, port, _with_errno(exc)) from exc
-        return protocol
+            return await self._connect(key, proxy.host, proxy.port, None)
+        except ConnectError as exc:
+            raise ProxyError(f"cannot connect to proxy {proxy.address}: {exc.os_error}", exc) from exc
+
+    async def _connect_tunnel(
+        self, key: tuple[Any, ...], host: str, port: int, context: ssl.SSLContext, proxy: Proxy
+    ) -> _Connection:
+        """CONNECT host:port through the proxy, then TLS with `host` over the tunnel."""
+        from cargobay.distclient.proxies import open_tunnel
+
+        connection = _Connection(key, self.read_buffer)
+        async with asyncio.timeout(self.connect_timeout):
+            await open_tunnel(proxy, host, port, context, connection, self.user_agent)
+        return connection
 
     def _release(self, connection: _Connection) -> None:
         if connection not in self._active:
@@ -681,6 +752,31 @@ class HttpSession:
             self._active.discard(connection)
             if self._slots is not None:
                 self._slots.release()
+
+
+async def open_transport(
+    factory: Any, host: str, port: int, context: ssl.SSLContext | None, timeout: float | None
+) -> tuple[asyncio.Transport, Any]:
+    """`loop.create_connection`, its failures (a timeout too) as `ConnectError`s."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout):
+            return await loop.create_connection(
+                factory,
+                host,
+                port,
+                ssl=context,
+                server_hostname=host if context is not None else None,
+                happy_eyeballs_delay=0.25,
+            )
+    except ssl.SSLCertVerificationError as exc:
+        raise CertificateError(host, port, exc) from exc
+    except ssl.SSLError as exc:
+        raise TLSError(host, port, exc) from exc
+    except OSError as exc:
+        if _is_resolution_error(exc):
+            raise NameResolutionError(host, port, exc) from exc
+        raise ConnectError(host, port, _with_errno(exc)) from exc
 
 
 class _RequestContext:
@@ -751,6 +847,7 @@ __all__ = [
     "InvalidRequest",
     "NameResolutionError",
     "PayloadError",
+    "ProxyError",
     "Response",
     "ServerDisconnected",
     "TLSError",
