@@ -35,6 +35,12 @@ from support.servers import RUNNING, Distribution, Hub, ServerProcess, start_dis
 from support.servers import start_hub as _start_hub
 from support.tools import Podman, Skopeo, require_binary
 
+# The tests talk to servers on loopback and to made-up host names; a proxy set for the machine
+# (HTTP_PROXY etc., which the client honours) must not reroute them. Proxy tests set their own.
+for _proxy_variable in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+    os.environ.pop(_proxy_variable, None)
+
+
 # --------------------------------------------------------------------------- failure reports
 
 

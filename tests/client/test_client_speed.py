@@ -531,3 +531,19 @@ def test_fast_exit_keeps_output_and_status(cb: Any, seed: Callable[..., Any]) ->
     assert result.stdout.endswith(f"{seeded.ref}\n")  # the last line, flushed before os._exit
     listed = cb.run("images", "--format", "{{.Repository}}:{{.Tag}}")
     assert listed.returncode == 0 and listed.stdout == f"{seeded.registry}/{seeded.repository}:v1\n"
+
+
+def test_prefetch_stays_off_when_a_proxy_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start-up thread's sockets would bypass the proxy the client's requests go through."""
+    from cargobay.distclient import prefetch
+    from cargobay.distclient.config import ClientConfig
+
+    started: list[str] = []
+    monkeypatch.setattr(prefetch._Job, "_run", lambda self: started.append(self.base))
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:3128")
+    prefetch.start("127.0.0.1:2", "a/b", "pull", ClientConfig())
+    assert started == [] and prefetch.take("127.0.0.1:2", "a/b", "pull") is None
+    monkeypatch.delenv("HTTP_PROXY")
+    prefetch.start("127.0.0.1:2", "a/b", "pull", ClientConfig())
+    assert started == ["http://127.0.0.1:2"]
+    prefetch.take("127.0.0.1:2", "a/b", "pull")

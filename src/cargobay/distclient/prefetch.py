@@ -16,6 +16,7 @@ credentials and headers (`cargobay.distclient.client.RegistryClient._fetch_token
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import time
@@ -112,12 +113,18 @@ def start(domain: str, repository: str, actions: str, config: ClientConfig | Non
         old = _jobs.get(key)
         if old is not None and time.monotonic() - old.started < FRESH_FOR:
             return
+        if _proxy_configured():
+            return  # the client's requests go through the proxy; these sockets would not
         config = config or ClientConfig.load()
         endpoints = config.endpoints(domain)
         if len(endpoints) != 1 or endpoints[0].mirror or not endpoints[0].base.startswith("http://"):
             return
         job = _jobs[key] = _Job(key, endpoints[0].base, config.user_agent)
     job.thread.start()
+
+
+def _proxy_configured() -> bool:
+    return any(os.environ.get(name) for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"))
 
 
 def take(domain: str, repository: str, actions: str) -> Prefetched | None:
