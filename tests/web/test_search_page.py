@@ -3,6 +3,7 @@ empty and error states, and search terms rendered inert."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from cargobay.metadata.catalogue import NewRepository
+from cargobay.server.web.home import HOME_CACHE_TTL
 from support.browser import sign_up_async
 from support.hubdata import load_repositories, star_as
 from support.servers import Hub, start_hub
@@ -150,6 +152,8 @@ async def test_home_lists_official_most_starred_and_recent(catalogue_hub: Hub) -
         _repo(f"dave/{word}-private", "hidden", private=True, age=-200),
     )
     await star_as(catalogue_hub, f"library/{word}", fan.username)
+    # each worker keeps the listings for HOME_CACHE_TTL seconds: past that, the changes show
+    await asyncio.sleep(HOME_CACHE_TTL + 0.1)
     async with WebVisitor(catalogue_hub.base_url) as visitor:
         home = await visitor.get("/")
         assert home.status == 200
