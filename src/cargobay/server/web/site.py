@@ -24,7 +24,7 @@ from cargobay.server.web.formatting import FILTERS
 from cargobay.server.web.names import page_path
 from cargobay.server.web.visitor import VISITOR_KEY, Visitor
 
-STARTED_KEY = "cargobay.page_started"
+STARTED_KEY = web.RequestKey("cargobay.page_started", float)
 
 
 # Defence in depth behind escaping and README sanitising: no inline or foreign scripts, no

@@ -17,7 +17,6 @@ from aiohttp import web
 from cargobay.registry.accounts import Actor
 from cargobay.registry.web_sessions import SESSION_LIFETIME, WebSession, WebSessions, csrf_matches
 
-VISITOR_KEY = "cargobay.visitor"
 SESSION_COOKIE = "cargobay_session"
 CSRF_COOKIE = "cargobay_csrf"
 CSRF_FIELD = "csrf_token"
@@ -70,6 +69,9 @@ class Visitor:
                 secure=secure,
                 samesite="Lax",
             )
+
+
+VISITOR_KEY = web.RequestKey("cargobay.visitor", Visitor)
 
 
 async def identify(request: web.Request, sessions: WebSessions | None) -> Visitor:
