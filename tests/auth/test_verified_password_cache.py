@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,10 @@ from aiohttp import web
 from apiclient import unique_name
 
 from cargobay.config import Settings, load_settings
-from cargobay.metadata.engine import create_engines, migrate
 from cargobay.registry.accounts import AccountService, InvalidCredentials, TooManyAttempts
 from cargobay.registry.verified_passwords import VerifiedPasswords
-from cargobay.server.app import build_hub, create_app, key_ring
+from cargobay.server.app import Hub, build_hub, create_app
+from cargobay.server.run import _prepare as prepare_hub
 from support.servers import hub_env
 
 PASSWORD = "Cached-pass1"
@@ -179,12 +179,7 @@ def _settings(data_dir: Path) -> Settings:
 async def hub(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InProcessHub]:
     """The hub's web application on a loopback port of this process's event loop."""
     settings = _settings(tmp_path_factory.mktemp("cache-hub"))
-    engines = create_engines(settings.effective_database_url)
-    try:
-        await migrate(engines)
-    finally:
-        await engines.dispose()
-    key_ring(settings).load(create=True)
+    await prepare_hub(settings)  # what `cargobay serve` does once before starting its workers
     runner = web.AppRunner(create_app(settings), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -301,52 +296,46 @@ async def test_an_organisation_name_is_refused(hub: InProcessHub, argon2_calls: 
 
 
 @pytest.fixture
-def services(tmp_path: Path) -> Iterator[Any]:
-    """The hub's services on a migrated database of their own, built as `cargobay serve` does."""
+async def services(tmp_path: Path) -> AsyncIterator[Hub]:
+    """The hub's services on a database of their own, prepared as `cargobay serve` does."""
     settings = _settings(tmp_path)
-    key_ring(settings).load(create=True)
-    yield build_hub(settings)
+    await prepare_hub(settings)
+    hub = build_hub(settings)
+    yield hub
+    await hub.close()
 
 
-async def test_entries_expire(services: Any, argon2_calls: list[bool]) -> None:
-    await migrate(services.metadata.engines)
+async def test_entries_expire(services: Hub, argon2_calls: list[bool]) -> None:
     clock = FakeClock()
     accounts = AccountService(
         services.accounts.store, verified_passwords=VerifiedPasswords(ttl=60, clock=clock)
     )
-    try:
-        await accounts.sign_up("expiring", "expiring@example.test", PASSWORD)
-        await accounts.authenticate("expiring", PASSWORD, "127.0.0.1")
-        clock.now += 59
-        await accounts.authenticate("expiring", PASSWORD, "127.0.0.1")
-        assert argon2_calls == [True]
-        clock.now += 1
-        await accounts.authenticate("expiring", PASSWORD, "127.0.0.1")
-        assert argon2_calls == [True, True]
-        with pytest.raises(InvalidCredentials):
-            await accounts.authenticate("expiring", "Wrong-pass1", "127.0.0.1")
-        assert len(accounts.verified_passwords) == 1  # the failure left nothing behind
-    finally:
-        await services.close()
+    await accounts.sign_up("expiring", "expiring@example.test", PASSWORD)
+    await accounts.authenticate("expiring", PASSWORD, "127.0.0.1")
+    clock.now += 59
+    await accounts.authenticate("expiring", PASSWORD, "127.0.0.1")
+    assert argon2_calls == [True]
+    clock.now += 1
+    await accounts.authenticate("expiring", PASSWORD, "127.0.0.1")
+    assert argon2_calls == [True, True]
+    with pytest.raises(InvalidCredentials):
+        await accounts.authenticate("expiring", "Wrong-pass1", "127.0.0.1")
+    assert len(accounts.verified_passwords) == 1  # the failure left nothing behind
 
 
-async def test_access_tokens_do_not_use_the_cache(services: Any, argon2_calls: list[bool]) -> None:
-    await migrate(services.metadata.engines)
+async def test_access_tokens_do_not_use_the_cache(services: Hub, argon2_calls: list[bool]) -> None:
     accounts = AccountService(services.accounts.store, max_failures_per_account=2)
-    try:
-        await accounts.sign_up("tokenuser", "tokenuser@example.test", PASSWORD)
-        actor = await accounts.authenticate("tokenuser", PASSWORD, None)
-        assert argon2_calls == [True] and len(accounts.verified_passwords) == 1
-        pat = await accounts.create_token(actor, "ci", "read")
-        for _ in range(3):
-            by_token = await accounts.authenticate("tokenuser", pat.secret, None)
-            assert by_token.token_actions == frozenset({"pull"})
-        assert argon2_calls == [True] and len(accounts.verified_passwords) == 1
-        for _ in range(2):
-            with pytest.raises(InvalidCredentials):
-                await accounts.authenticate("tokenuser", "Wrong-pass1", None)
-        with pytest.raises(TooManyAttempts):
-            await accounts.authenticate("tokenuser", PASSWORD, None)
-        assert (await accounts.authenticate("tokenuser", pat.secret, None)).token_actions is not None
-    finally:
-        await services.close()
+    await accounts.sign_up("tokenuser", "tokenuser@example.test", PASSWORD)
+    actor = await accounts.authenticate("tokenuser", PASSWORD, None)
+    assert argon2_calls == [True] and len(accounts.verified_passwords) == 1
+    pat = await accounts.create_token(actor, "ci", "read")
+    for _ in range(3):
+        by_token = await accounts.authenticate("tokenuser", pat.secret, None)
+        assert by_token.token_actions == frozenset({"pull"})
+    assert argon2_calls == [True] and len(accounts.verified_passwords) == 1
+    for _ in range(2):
+        with pytest.raises(InvalidCredentials):
+            await accounts.authenticate("tokenuser", "Wrong-pass1", None)
+    with pytest.raises(TooManyAttempts):
+        await accounts.authenticate("tokenuser", PASSWORD, None)
+    assert (await accounts.authenticate("tokenuser", pat.secret, None)).token_actions is not None
