@@ -300,6 +300,18 @@ class AccountService:
         if not await self.store.remove_membership(org.id, user.id):
             raise AccountNotFound(f"{username} is not a member of {org_name}", "username")
 
+    async def leave_org(self, actor: Actor, org_name: str) -> None:
+        """The actor leaves an organisation: any member may, an owner only while another owner
+        remains. To anyone who is not a member the organisation does not exist."""
+        org = await self.store.account_by_name(org_name)
+        role = await self.store.role_in(org_name, actor.account_id) if org is not None else None
+        if org is None or org.kind != "org" or role is None:
+            raise AccountNotFound(f"no such organisation: {org_name}", "org")
+        if role == "owner":
+            await self._keep_an_owner(org.id)
+        if not await self.store.remove_membership(org.id, actor.account_id):
+            raise AccountNotFound(f"no such organisation: {org_name}", "org")
+
     async def _keep_an_owner(self, org_id: int) -> None:
         if await self.store.count_owners(org_id) <= 1:
             raise AccountError("an organisation must keep at least one owner", "role")

@@ -367,12 +367,17 @@ _PATHS: dict[str, Any] = {
         },
         "delete": {
             "operationId": "removeOrgMember",
-            "summary": "Remove a member (owners only; an organisation keeps at least one owner)",
-            "parameters": [_ORG_PARAM, _path_param("username", "The user")],
+            "summary": (
+                "Remove a member (owners only), or leave: any member may remove themselves"
+                " (an organisation keeps at least one owner)"
+            ),
+            "parameters": [_ORG_PARAM, _path_param("username", "The user (the caller's own name to leave)")],
             "responses": {
                 "204": {"description": "Removed"},
-                "400": _error("The last owner cannot be removed"),
-                "403": _error("The caller is not an owner, or an access token was used"),
+                "400": _error("The last owner cannot be removed or leave"),
+                "403": _error(
+                    "The caller is not an owner and not the member named, or an access token was used"
+                ),
                 "404": _error("No such organisation, user or membership"),
                 **_AUTH_ERRORS,
             },

@@ -1,4 +1,4 @@
-"""`/api/orgs`: organisations and their members (owners manage, members may look)."""
+"""`/api/orgs`: organisations and their members (owners manage, members may look and leave)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,10 @@ class OrgsApi:
         username = path_param(request, "username", "no such user")
         await self._visible_org(actor, org)
         try:
-            await self.accounts.remove_member(actor, org, username)
+            if username.lower() == actor.name and not actor.is_admin:  # leaving (owners: while one remains)
+                await self.accounts.leave_org(actor, org)
+            else:
+                await self.accounts.remove_member(actor, org, username)
         except AccountError as exc:
             raise from_account_error(exc) from None
         return web.Response(status=204)

@@ -1,9 +1,10 @@
-"""`/orgs/...`: create organisations, list their members, add and remove members.
+"""`/orgs/...`: create organisations, list their members, add and remove members, leave.
 
 Who may see what is the JSON API's rule (`/api/orgs/{org}/members`): members and administrators
 see an organisation's members; to anyone else it answers the same 404 page as an organisation
-that does not exist. Owners (and administrators) add and remove members; an organisation always
-keeps an owner (the service refuses to remove or demote the last one).
+that does not exist. Owners (and administrators) add and remove members; any member may leave
+(the "Leave organisation" button of the members page). An organisation always keeps an owner
+(the service refuses to remove, demote or let go the last one).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class OrgPages:
         app.router.add_get("/orgs/{org}/members", page(self.site, self.members))
         app.router.add_post("/orgs/{org}/members", page(self.site, self.add_member))
         app.router.add_post("/orgs/{org}/members/{username}/remove", page(self.site, self.remove_member))
+        app.router.add_post("/orgs/{org}/leave", page(self.site, self.leave))
 
     # -- creating ---------------------------------------------------------------------------
 
@@ -155,3 +157,15 @@ class OrgPages:
         if username == actor.name and not actor.is_admin:
             raise redirect("/settings")  # no longer a member: the page would be a 404
         raise redirect(_members_url(org, "removed"))
+
+    async def leave(self, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        actor = logged_in(visitor)
+        org = _name(request, "org")
+        await checked_form(request, visitor, self.site.public_url)
+        try:
+            await self.site.accounts.leave_org(actor, org)
+        except AccountNotFound:
+            raise PageNotFound() from None  # not a member: the organisation does not exist
+        except AccountError as exc:  # the last owner
+            return await self._members_page(request, actor, org, status=409, errors={"": str(exc)})
+        raise redirect("/settings")  # no longer a member: the members page would be a 404
