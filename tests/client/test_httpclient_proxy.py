@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
 import os
 import re
 import ssl
@@ -31,14 +30,11 @@ from types import TracebackType
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from cargobay.distclient.errors import connection_error
 from cargobay.distclient.httpclient import CertificateError, HttpSession, ProxyError
 from cargobay.distclient.proxies import NoProxy, Proxy, ProxySettings, parse_proxy_url
+from support.certs import write_test_certs
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -252,35 +248,8 @@ class Target:
 
 
 def write_name_certs(directory: Path, name: str = NAME) -> tuple[Path, ssl.SSLContext]:
-    """A CA file and a server context whose certificate (signed by that CA) names `name`.
-
-    (`support.certs.write_test_certs` makes certificates for an IP address only.)"""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cargobay proxy test CA")])
-    ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    ca_path, cert_path, key_path = directory / "ca.crt", directory / "server.crt", directory / "server.key"
-    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    """A CA file and a server context whose certificate (signed by that CA) names `name`."""
+    ca_path, cert_path, key_path = write_test_certs(directory, name)
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server.load_cert_chain(cert_path, key_path)
     return ca_path, server
