@@ -27,6 +27,10 @@ class Conflict(ValueError):
     """A unique name or email is taken."""
 
 
+class LastOwner(ValueError):
+    """The change would leave an organisation without an owner."""
+
+
 @dataclass(frozen=True, slots=True)
 class AccountRow:
     id: int
@@ -176,15 +180,25 @@ class AccountStore:
 
     # -- organisations --------------------------------------------------------------------
 
-    async def set_membership(self, org_id: int, user_id: int, role: str) -> None:
+    async def set_membership(
+        self, org_id: int, user_id: int, role: str, *, keep_an_owner: bool = False
+    ) -> None:
+        """Add or change a membership; with `keep_an_owner`, refuse (`LastOwner`) to demote the
+        organisation's only owner. The check and the change are one transaction."""
         async with self.engines.writer.begin() as conn:
+            if keep_an_owner and role != "owner":
+                await self._check_not_last_owner(conn, org_id, user_id)
             stmt = self._insert(memberships).values(org_id=org_id, user_id=user_id, role=role)
             await conn.execute(
                 stmt.on_conflict_do_update(index_elements=["org_id", "user_id"], set_={"role": role})
             )
 
-    async def remove_membership(self, org_id: int, user_id: int) -> bool:
+    async def remove_membership(self, org_id: int, user_id: int, *, keep_an_owner: bool = False) -> bool:
+        """Remove a membership (False when there was none); with `keep_an_owner`, refuse
+        (`LastOwner`) to remove the organisation's only owner, in the same transaction."""
         async with self.engines.writer.begin() as conn:
+            if keep_an_owner:
+                await self._check_not_last_owner(conn, org_id, user_id)
             result = await conn.execute(
                 delete(memberships).where(memberships.c.org_id == org_id, memberships.c.user_id == user_id)
             )
@@ -235,10 +249,19 @@ class AccountStore:
         async with self.engines.reader.connect() as conn:
             return [r[0] for r in await conn.execute(query)]
 
-    async def count_owners(self, org_id: int) -> int:
-        query = select(func.count()).where(memberships.c.org_id == org_id, memberships.c.role == "owner")
-        async with self.engines.reader.connect() as conn:
-            return int((await conn.execute(query)).scalar_one())
+    @staticmethod
+    async def _check_not_last_owner(conn: Any, org_id: int, user_id: int) -> None:
+        # SQLite's writer transaction holds the database's write lock from BEGIN IMMEDIATE; on
+        # PostgreSQL the owners' rows are locked, so two owners leaving at once cannot both
+        # see the other one still there.
+        query = select(memberships.c.user_id).where(
+            memberships.c.org_id == org_id, memberships.c.role == "owner"
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        owners = [row[0] for row in (await conn.execute(query)).all()]
+        if owners == [user_id]:
+            raise LastOwner("an organisation must keep at least one owner")
 
     # -- access tokens --------------------------------------------------------------------
 

@@ -4,14 +4,16 @@ organisations and their members, and personal access tokens."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from cargobay.metadata.accounts import AccountRow, AccountStore, Conflict, TokenRow
+from cargobay.metadata.accounts import AccountRow, AccountStore, Conflict, LastOwner, TokenRow
 from cargobay.registry.passwords import hash_password, verify_password
 from cargobay.registry.verified_passwords import VerifiedPasswords
 
@@ -286,18 +288,17 @@ class AccountService:
         user = await self.store.account_by_name(username)
         if user is None or user.kind != "user":
             raise AccountNotFound(f"no such user: {username}", "username")
-        if role == "member" and await self.store.role_in(org_name, user.id) == "owner":
-            await self._keep_an_owner(org.id)
-        await self.store.set_membership(org.id, user.id, role)
+        with _last_owner_refused():
+            await self.store.set_membership(org.id, user.id, role, keep_an_owner=True)
 
     async def remove_member(self, actor: Actor, org_name: str, username: str) -> None:
         org = await self._org_for_owner(actor, org_name)
         user = await self.store.account_by_name(username)
         if user is None:
             raise AccountNotFound(f"no such user: {username}", "username")
-        if await self.store.role_in(org_name, user.id) == "owner":
-            await self._keep_an_owner(org.id)
-        if not await self.store.remove_membership(org.id, user.id):
+        with _last_owner_refused():
+            removed = await self.store.remove_membership(org.id, user.id, keep_an_owner=True)
+        if not removed:
             raise AccountNotFound(f"{username} is not a member of {org_name}", "username")
 
     async def leave_org(self, actor: Actor, org_name: str) -> None:
@@ -307,14 +308,10 @@ class AccountService:
         role = await self.store.role_in(org_name, actor.account_id) if org is not None else None
         if org is None or org.kind != "org" or role is None:
             raise AccountNotFound(f"no such organisation: {org_name}", "org")
-        if role == "owner":
-            await self._keep_an_owner(org.id)
-        if not await self.store.remove_membership(org.id, actor.account_id):
+        with _last_owner_refused():
+            removed = await self.store.remove_membership(org.id, actor.account_id, keep_an_owner=True)
+        if not removed:
             raise AccountNotFound(f"no such organisation: {org_name}", "org")
-
-    async def _keep_an_owner(self, org_id: int) -> None:
-        if await self.store.count_owners(org_id) <= 1:
-            raise AccountError("an organisation must keep at least one owner", "role")
 
     async def members(self, org_name: str) -> list[tuple[str, str]]:
         org = await self.store.account_by_name(org_name)
@@ -366,3 +363,12 @@ class AccountService:
     async def revoke_token(self, actor: Actor, token_id: str) -> None:
         if not await self.store.revoke_token(actor.account_id, token_id):
             raise AccountNotFound("no such active token", "token")
+
+
+@contextlib.contextmanager
+def _last_owner_refused() -> Iterator[None]:
+    """The store's `LastOwner` (checked in the same transaction as the change) as an AccountError."""
+    try:
+        yield
+    except LastOwner:
+        raise AccountError("an organisation must keep at least one owner", "role") from None
