@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from cargobay.distclient.config import PROXY_VARIABLES
 from support import postgres
 from support.images import OciImage, build_oci_image
 from support.servers import RUNNING, Distribution, Hub, ServerProcess, start_distribution
@@ -37,7 +38,7 @@ from support.tools import Podman, Skopeo, require_binary
 
 # The tests talk to servers on loopback and to made-up host names; a proxy set for the machine
 # (HTTP_PROXY etc., which the client honours) must not reroute them. Proxy tests set their own.
-for _proxy_variable in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+for _proxy_variable in (*PROXY_VARIABLES, "NO_PROXY", "no_proxy"):
     os.environ.pop(_proxy_variable, None)
 
 

@@ -6,6 +6,7 @@ import ipaddress
 import json
 import os
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -29,14 +30,33 @@ def split_host_port(domain: str) -> tuple[str, str | None]:
     return domain, None
 
 
+def join_host_port(host: str, port: int | str | None) -> str:
+    """(`::1`, 5000) → `[::1]:5000`; (`example.com`, None) → `example.com`."""
+    bracketed = f"[{host}]" if ":" in host else host
+    return bracketed if port is None else f"{bracketed}:{port}"
+
+
 def is_loopback(domain: str) -> bool:
-    host, _ = split_host_port(domain)
+    return is_loopback_host(split_host_port(domain)[0])
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost`, or an address in 127.0.0.0/8 or ::1 (a host without brackets or port)."""
     if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# The variables that name a proxy (`NO_PROXY` only makes exceptions).
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+
+
+def proxy_configured(environ: Mapping[str, str] = os.environ) -> bool:
+    """Cheap: does the environment name a proxy (so that proxy settings are worth reading)?"""
+    return any(environ.get(name) for name in PROXY_VARIABLES)
 
 
 def _validate_mirror(url: str) -> str:

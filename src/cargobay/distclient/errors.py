@@ -22,6 +22,7 @@ def connection_error(method: str, url: str, exc: BaseException) -> RegistryUnrea
     # catch ClientError. `exc` came from the HTTP client, so it is already loaded.
     import ssl
 
+    from cargobay.distclient.config import join_host_port
     from cargobay.distclient.httpclient import (
         CertificateError,
         ConnectError,
@@ -49,7 +50,7 @@ def connection_error(method: str, url: str, exc: BaseException) -> RegistryUnrea
     if isinstance(exc, ProxyError):  # Go: `proxyconnect tcp: dial tcp …` when the proxy is unreachable
         inner = exc.connect_error
         if inner is not None:
-            proxy = f"[{inner.host}]:{inner.port}" if ":" in inner.host else f"{inner.host}:{inner.port}"
+            proxy = join_host_port(inner.host, inner.port)
             return RegistryUnreachable(f'{verb} "{url}": proxyconnect tcp: {dial(proxy, inner.host, inner)}')
         return RegistryUnreachable(f'{verb} "{url}": {exc}')
     if isinstance(exc, CertificateError):

@@ -29,6 +29,8 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httptools
 
+from cargobay.distclient.config import join_host_port, proxy_configured
+
 if TYPE_CHECKING:
     from cargobay.distclient.proxies import Proxy, ProxySettings
 
@@ -39,7 +41,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SAFE_TARGET = "/?&=%:@!$'()*+,;~-._[]"
 _MAX_IDLE_PER_ORIGIN = 16
 _WRITE_SLICE = 1024 * 1024  # bytes bodies larger than this are written by a task, a slice at a time
-_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 
 Body = bytes | AsyncIterable[bytes] | None
 
@@ -620,9 +621,7 @@ class HttpSession:
         target = quote(parts.path or "/", safe=_SAFE_TARGET)
         if parts.query:
             target += "?" + quote(parts.query, safe=_SAFE_TARGET)
-        host_header = f"[{host}]" if ":" in host else host
-        if port != _DEFAULT_PORTS[scheme]:
-            host_header += f":{port}"
+        host_header = join_host_port(host, None if port == _DEFAULT_PORTS[scheme] else port)
         if proxy is not None and scheme == "http":  # through the proxy: the absolute form
             target = f"http://{host_header}{target}"
         lines = [f"{method} {target} HTTP/1.1", f"Host: {host_header}"]
@@ -661,7 +660,7 @@ class HttpSession:
 
             get = self._proxy_mapping.get
             return ProxySettings(get("http"), get("https"), get("no_proxy"))
-        if not self._proxy_from_env or not any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        if not self._proxy_from_env or not proxy_configured(os.environ):
             return None
         from cargobay.distclient.proxies import ProxySettings
 
@@ -715,10 +714,11 @@ class HttpSession:
         return connection
 
     async def _connect_to_proxy(self, key: tuple[Any, ...], proxy: Proxy) -> _Connection:
-        try:
-            return await self._connect(key, proxy.host, proxy.port, None)
-        except ConnectError as exc:
-            raise ProxyError(f"cannot connect to proxy {proxy.address}: {exc.os_error}", exc) from exc
+        from cargobay.distclient.proxies import connect_to_proxy
+
+        connection = _Connection(key, self.read_buffer)
+        await connect_to_proxy(lambda: connection, proxy, self.connect_timeout)
+        return connection
 
     async def _connect_tunnel(
         self, key: tuple[Any, ...], host: str, port: int, context: ssl.SSLContext, proxy: Proxy

@@ -3,8 +3,8 @@
 Every `cargobay pull`/`push` starts with `GET /v2/` and, on a registry with token auth, a token
 request: for a password, the registry checks a password hash (0.2 s of its CPU on the hub). Both
 only need the standard library, so `start()` sends them from a thread at once while the main
-thread imports the rest of the client and opens the local store, and `RegistryClient.adopt()` takes the answers
-(`take()`), so nothing is asked twice.
+thread imports the rest of the client and opens the local store, and `RegistryClient.adopt()`
+takes the answers (`take()`), so nothing is asked twice.
 
 Only for a registry reached over plain HTTP (loopback or configured insecure-HTTP hosts with a
 single endpoint) whose token realm is plain HTTP too; anything else, any failure, redirect or
@@ -16,7 +16,6 @@ credentials and headers (`cargobay.distclient.client.RegistryClient._fetch_token
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -31,7 +30,7 @@ from cargobay.distclient.auth import (
     repository_scope,
     token_request,
 )
-from cargobay.distclient.config import ClientConfig
+from cargobay.distclient.config import ClientConfig, proxy_configured
 from cargobay.distclient.credentials import Credentials
 
 TIMEOUT = 30.0
@@ -113,7 +112,7 @@ def start(domain: str, repository: str, actions: str, config: ClientConfig | Non
         old = _jobs.get(key)
         if old is not None and time.monotonic() - old.started < FRESH_FOR:
             return
-        if _proxy_configured():
+        if proxy_configured():
             return  # the client's requests go through the proxy; these sockets would not
         config = config or ClientConfig.load()
         endpoints = config.endpoints(domain)
@@ -121,10 +120,6 @@ def start(domain: str, repository: str, actions: str, config: ClientConfig | Non
             return
         job = _jobs[key] = _Job(key, endpoints[0].base, config.user_agent)
     job.thread.start()
-
-
-def _proxy_configured() -> bool:
-    return any(os.environ.get(name) for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"))
 
 
 def take(domain: str, repository: str, actions: str) -> Prefetched | None:

@@ -19,10 +19,12 @@ import binascii
 import contextlib
 import ipaddress
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
+from cargobay.distclient.config import is_loopback_host, join_host_port
 from cargobay.distclient.httpclient import (
     CertificateError,
     ConnectError,
@@ -31,10 +33,10 @@ from cargobay.distclient.httpclient import (
     open_transport,
 )
 
-ENV_NAMES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
 _MAX_CONNECT_HEAD = 64 * 1024
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_P = TypeVar("_P", bound=asyncio.Protocol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,7 @@ class Proxy:
 
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return join_host_port(self.host, self.port)
 
 
 def parse_proxy_url(url: str, *, name: str = "proxy URL") -> Proxy:
@@ -142,16 +144,6 @@ def _split_entry(entry: str) -> tuple[str, int | None]:
     return (host, int(port_text)) if port_text.isdigit() else (host, -1)
 
 
-def is_loopback_host(host: str) -> bool:
-    host = host.lower().rstrip(".")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 class ProxySettings:
     """The proxies of one session: `for_url(scheme, host, port)` is a `Proxy` or None (direct)."""
 
@@ -180,7 +172,7 @@ class ProxySettings:
     def for_url(self, scheme: str, host: str, port: int) -> Proxy | None:
         """The proxy for a request to `scheme://host:port`; `ValueError` when it is misconfigured."""
         url = self._urls.get(scheme)
-        if not url or is_loopback_host(host) or self.no_proxy.matches(host, port):
+        if not url or is_loopback_host(host.rstrip(".").strip("[]")) or self.no_proxy.matches(host, port):
             return None
         parsed = self._parsed.get(scheme)
         if parsed is None:
@@ -194,12 +186,18 @@ class ProxySettings:
         return parsed
 
 
-def environment_has_proxy(environ: Mapping[str, str]) -> bool:
-    """Cheap: is any proxy variable set (so that `ProxySettings` are worth building)?"""
-    return any(environ.get(name) for name in ENV_NAMES[:4])
-
-
 # --------------------------------------------------------------------------- CONNECT
+
+
+async def connect_to_proxy(
+    factory: Callable[[], _P], proxy: Proxy, timeout: float | None
+) -> tuple[asyncio.Transport, _P]:
+    """A TCP connection to `proxy`; a failure is a `ProxyError` carrying the `ConnectError`."""
+    try:
+        transport, protocol = await open_transport(factory, proxy.host, proxy.port, None, timeout)
+    except ConnectError as exc:
+        raise ProxyError(f"cannot connect to proxy {proxy.address}: {exc.os_error}", exc) from exc
+    return transport, protocol
 
 
 async def open_tunnel(
@@ -212,10 +210,7 @@ async def open_tunnel(
 ) -> None:
     """CONNECT `host:port` through `proxy`, then TLS with `host` (verified by `context`) over the
     tunnel, with `protocol` on top of it. The caller bounds the time it may take."""
-    try:
-        transport, tunnel = await open_transport(_Tunnel, proxy.host, proxy.port, None, None)
-    except ConnectError as exc:
-        raise ProxyError(f"cannot connect to proxy {proxy.address}: {exc.os_error}", exc) from exc
+    transport, tunnel = await connect_to_proxy(_Tunnel, proxy, None)
     try:
         await _through(transport, tunnel, proxy, host, port, context, protocol, user_agent)
     except BaseException:
@@ -236,7 +231,7 @@ async def _through(
     protocol: asyncio.Protocol,
     user_agent: str | None,
 ) -> None:
-    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    authority = join_host_port(host, port)
     lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
     if user_agent:
         lines.append(f"User-Agent: {user_agent}")
@@ -294,12 +289,10 @@ class _Tunnel(asyncio.Protocol):
 
 
 __all__ = [
-    "ENV_NAMES",
     "NoProxy",
     "Proxy",
     "ProxySettings",
-    "environment_has_proxy",
-    "is_loopback_host",
+    "connect_to_proxy",
     "open_tunnel",
     "parse_proxy_url",
 ]

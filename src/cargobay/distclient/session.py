@@ -5,20 +5,13 @@ from __future__ import annotations
 from cargobay.distclient.config import ClientConfig
 from cargobay.distclient.httpclient import HttpSession
 
-READ_BUFFER = 4 * 1024 * 1024
-
 
 def new_session(config: ClientConfig | None = None) -> HttpSession:
     config = config or ClientConfig.load()
-    # Requests pass their own `ssl=` (see RegistryClient._tls). A response may buffer
-    # READ_BUFFER bytes before reading pauses: blob downloads then rarely pause the socket.
-    return HttpSession(
-        user_agent=config.user_agent,
-        connect_timeout=30,
-        read_timeout=300,
-        limit=32,
-        read_buffer=READ_BUFFER,
-    )
+    # Requests pass their own `ssl=` (see RegistryClient._tls). HttpSession's defaults are the
+    # client's: 30 s to connect, 300 s between reads, 32 connections, and a 4 MiB read buffer
+    # per response (blob downloads then rarely pause the socket).
+    return HttpSession(user_agent=config.user_agent)
 
 
-__all__ = ["READ_BUFFER", "new_session"]
+__all__ = ["new_session"]
